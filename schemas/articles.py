@@ -1,0 +1,83 @@
+"""Request and response schemas of /v1/articles."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from schemas.common import IsoDateTime, StrictSchema, no_control_chars, not_blank
+
+ARTICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+class ArticleCreateSchema(StrictSchema):
+    """POST /v1/articles body."""
+
+    id = ma.fields.String(
+        validate=ma.validate.Regexp(
+            ARTICLE_ID, error="Use 1-128 letters, digits, '.', '_' or '-', starting alphanumeric."
+        )
+    )
+    title = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=1000), not_blank, no_control_chars]
+    )
+    text = ma.fields.String(required=True, validate=[not_blank, no_control_chars])
+    source = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=200), not_blank, no_control_chars]
+    )
+    url = ma.fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    published_at = IsoDateTime(load_default=None, allow_none=True)
+    language = ma.fields.String(
+        load_default=None, allow_none=True,
+        validate=ma.validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a BCP 47 tag."),
+    )
+
+
+class ArticleSourceSchema(ma.Schema):
+    """The article fields that travel with every piece of evidence."""
+
+    id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    source = ma.fields.String(required=True)
+    url = ma.fields.String(allow_none=True)
+    published_at = ma.fields.String(allow_none=True)
+
+
+class ArticleSummarySchema(ArticleSourceSchema):
+    """An article as listed and as returned by POST: metadata and its statement count."""
+
+    language = ma.fields.String(allow_none=True)
+    statements = ma.fields.Integer(attribute="statement_count", required=True)
+    content_hash = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+    updated_at = ma.fields.String(required=True)
+
+
+class ArticleWriteResultSchema(ArticleSummarySchema):
+    status = ma.fields.String(required=True)  # created | replaced | unchanged
+
+
+class StatementSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    position = ma.fields.Integer(required=True)
+    start = ma.fields.Integer(required=True)
+    end = ma.fields.Integer(required=True)
+    text = ma.fields.String(required=True)
+    context_start = ma.fields.Integer(required=True)
+    context_end = ma.fields.Integer(required=True)
+
+
+class ArticleDetailSchema(ArticleSummarySchema):
+    text = ma.fields.String(required=True)
+    statement_list = ma.fields.List(
+        ma.fields.Nested(StatementSchema), data_key="statement_list", required=True
+    )
+
+
+class ArticleListQuerySchema(StrictSchema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
+
+
+class ArticleListSchema(ma.Schema):
+    articles = ma.fields.List(ma.fields.Nested(ArticleSummarySchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)

@@ -1,0 +1,96 @@
+"""/v1/articles: add, read, list and delete articles."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from schemas.articles import (
+    ArticleCreateSchema,
+    ArticleDetailSchema,
+    ArticleListQuerySchema,
+    ArticleListSchema,
+    ArticleWriteResultSchema,
+)
+from service.api.common import json_body, load, services
+from service.api.errors import ApiError
+from service.core.ingest import TooManyStatements, ingest_article
+
+bp = Blueprint("articles", __name__, url_prefix="/v1/articles")
+
+
+@bp.post("")
+def create_article() -> tuple[Response, int, dict[str, str]]:
+    fields = load(ArticleCreateSchema(), json_body(), "body")
+    svc = services()
+    if len(fields["text"]) > svc.config.max_article_chars:
+        raise ApiError(
+            422, "Invalid request",
+            f"The article text exceeds {svc.config.max_article_chars} characters.",
+            errors={"text": [f"Longer than {svc.config.max_article_chars} characters."]},
+        )
+    try:
+        result = ingest_article(
+            svc.store, svc.embedder, fields, max_statements=svc.config.max_statements_per_article
+        )
+    except TooManyStatements as exc:
+        raise ApiError(422, "Invalid request", str(exc), errors={"text": [str(exc)]}) from exc
+    svc.index.sync()  # this worker sees its own write at once; others at their next sync
+    body = ArticleWriteResultSchema().dump({**result.article.meta(), "status": result.status})
+    location = url_for("articles.get_article", article_id=result.article.id)
+    return jsonify(body), 201 if result.created else 200, {"Location": location}
+
+
+@bp.get("/<article_id>")
+def get_article(article_id: str) -> Response:
+    svc = services()
+    article = svc.store.get_article(article_id)
+    if article is None:
+        raise ApiError(404, "Not Found", f"No article with id {article_id!r}.")
+    statements = [
+        {**s.__dict__, "id": f"{article.id}:{s.position}"}
+        for s in svc.store.get_statements(article_id)
+    ]
+    return jsonify(ArticleDetailSchema().dump({**article.__dict__, "statement_list": statements}))
+
+
+@bp.delete("/<article_id>")
+def delete_article(article_id: str) -> tuple[str, int]:
+    svc = services()
+    if not svc.store.delete_article(article_id):
+        raise ApiError(404, "Not Found", f"No article with id {article_id!r}.")
+    svc.index.sync()
+    return "", 204
+
+
+@bp.get("")
+def list_articles() -> Response:
+    query = load(ArticleListQuerySchema(), request.args.to_dict(), "query string")
+    after = _decode_cursor(query["cursor"]) if query["cursor"] else None
+    limit = query["limit"]
+    # One extra row tells whether another page exists without a count query.
+    page = services().store.list_articles(limit + 1, after=after)
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _encode_cursor(page[-1].id) if more and page else None
+    return jsonify(ArticleListSchema().dump({"articles": page, "next_cursor": next_cursor}))
+
+
+def _encode_cursor(article_id: str) -> str:
+    return base64.urlsafe_b64encode(article_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        if not after:
+            raise ValueError("empty cursor")
+        return after
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(
+            422, "Invalid request", "The cursor is not one this API returned.",
+            errors={"cursor": ["Invalid cursor."]},
+        ) from exc

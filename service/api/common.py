@@ -1,0 +1,47 @@
+"""Helpers every blueprint uses: the shared services, JSON bodies and schema loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, request
+
+from service.api.errors import ApiError, validation_problem
+from service.config import Config
+from service.core.embed import Embedder
+from service.core.index import SyncedIndex
+from service.store.base import Store
+
+
+@dataclass
+class Services:
+    """The objects built once per process and kept on app.extensions."""
+
+    config: Config
+    store: Store
+    embedder: Embedder
+    index: SyncedIndex
+
+
+def services() -> Services:
+    return current_app.extensions["factcheck"]  # type: ignore[no-any-return]
+
+
+def json_body() -> Any:
+    """The request's JSON body: 415 unless sent as JSON, 400 when it does not parse."""
+    if not request.is_json:
+        raise ApiError(415, "Unsupported Media Type", "Send the body as application/json.")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
+    return body
+
+
+def load(schema: ma.Schema, data: Any, where: str) -> dict[str, Any]:
+    """Validate with a schema; 422 problem naming each bad or unknown field."""
+    try:
+        return schema.load(data)  # type: ignore[no-any-return]
+    except ma.ValidationError as exc:
+        raise validation_problem(exc, where) from exc

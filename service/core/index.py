@@ -1,0 +1,197 @@
+"""In-process statement index (dense vectors + BM25), kept current from a store.
+
+Each worker holds its own copy. ``sync()`` asks the store which articles changed since the
+version the index has applied and reloads just those, so a write through any worker becomes
+visible to every worker at its next sync (each check syncs first).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.core.lexical import BM25
+from service.store.base import IndexData, Store
+
+Key = tuple[str, int]  # (article id, statement position)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    articles: int
+    statements: int
+    version: int
+
+
+class StatementIndex:
+    """Rows of statements: unit vectors for cosine search and BM25 postings.
+
+    Rows are appended and never reused, so postings of a deleted row can simply be masked;
+    when dead rows outnumber live ones the arrays are compacted in one pass.
+    """
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._vectors = np.zeros((1024, dimension), dtype=np.float32)
+        self._alive = np.zeros(1024, dtype=bool)
+        self._row_article = np.zeros(1024, dtype=np.int64)  # ordinal into _article_ids
+        self._row_position = np.zeros(1024, dtype=np.int64)
+        self._article_ids: list[str] = []
+        self._ordinals: dict[str, int] = {}
+        self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
+        self._used = 0
+        self._live = 0
+        self.lexical = BM25()
+        self.version = 0
+        self._lock = threading.RLock()
+
+    # -- writes -------------------------------------------------------------------------
+    def replace(self, article_id: str, data: IndexData) -> None:
+        """Set an article's statements (row i = position i), dropping its old ones."""
+        with self._lock:
+            self.remove(article_id)
+            count = len(data.texts)
+            if count and data.vectors.shape[1] != self.dimension:
+                raise ValueError(
+                    f"vectors of dimension {data.vectors.shape[1]} in an index of "
+                    f"{self.dimension}: the store was filled with another model"
+                )
+            if self._used + count > len(self._alive):
+                self._grow(self._used + count)
+            rows = np.arange(self._used, self._used + count)
+            self._used += count
+            self._live += count
+            ordinal = self._ordinals.setdefault(article_id, len(self._article_ids))
+            if ordinal == len(self._article_ids):
+                self._article_ids.append(article_id)
+            self._vectors[rows] = data.vectors
+            self._alive[rows] = True
+            self._row_article[rows] = ordinal
+            self._row_position[rows] = np.arange(count)
+            for row, text in zip(rows, data.texts, strict=True):
+                self.lexical.add(int(row), text)
+            self._rows[article_id] = rows
+
+    def remove(self, article_id: str) -> None:
+        with self._lock:
+            rows = self._rows.pop(article_id, None)
+            if rows is None:
+                return
+            self._alive[rows] = False
+            self._live -= len(rows)
+            self.lexical.forget(rows)
+            if self._used - self._live > max(self._live, 4096):
+                self._compact()
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * len(self._alive))
+        self._vectors = _resized(self._vectors, capacity)
+        self._alive = _resized(self._alive, capacity)
+        self._row_article = _resized(self._row_article, capacity)
+        self._row_position = _resized(self._row_position, capacity)
+
+    def _compact(self) -> None:
+        alive = self._alive[: self._used]
+        old_rows = np.flatnonzero(alive)
+        remap = np.zeros(self._used, dtype=np.int64)
+        remap[old_rows] = np.arange(len(old_rows))
+        self.lexical.compact(alive, remap, len(old_rows))
+        capacity = max(1024, 2 * len(old_rows))
+        self._vectors = _resized(self._vectors[old_rows], capacity)
+        self._row_article = _resized(self._row_article[old_rows], capacity)
+        self._row_position = _resized(self._row_position[old_rows], capacity)
+        self._alive = np.zeros(capacity, dtype=bool)
+        self._alive[: len(old_rows)] = True
+        self._rows = {a: remap[r] for a, r in self._rows.items()}
+        self._used = len(old_rows)
+
+    # -- reads --------------------------------------------------------------------------
+    def _key(self, row: int) -> Key:
+        return self._article_ids[self._row_article[row]], int(self._row_position[row])
+
+    def dense(self, query: np.ndarray, top_k: int) -> list[tuple[Key, float]]:
+        """The top_k statements by cosine similarity to a unit query vector, best first."""
+        with self._lock:
+            scores = self._vectors[: self._used] @ query.astype(np.float32)
+            scores[~self._alive[: self._used]] = -np.inf
+            return self._top(np.arange(self._used), scores, min(top_k, self._live))
+
+    def lexical_search(self, query: str, top_k: int) -> list[tuple[Key, float]]:
+        """The top_k statements by BM25 score for the query's terms, best first."""
+        with self._lock:
+            rows, scores = self.lexical.search(query, self._alive, self._live)
+            return self._top(rows, scores, top_k)
+
+    def dense_scores(self, query: np.ndarray, keys: list[Key]) -> list[float]:
+        """Cosine similarity of the query to given statements (for fusing lexical hits)."""
+        with self._lock:
+            rows = [self._row_of(k) for k in keys]
+            return [float(self._vectors[r] @ query) if r is not None else 0.0 for r in rows]
+
+    def _row_of(self, key: Key) -> int | None:
+        rows = self._rows.get(key[0])
+        return int(rows[key[1]]) if rows is not None and key[1] < len(rows) else None
+
+    def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[Key, float]]:
+        k = min(k, len(rows))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self._key(int(rows[i])), float(scores[i])) for i in top]
+
+    def stats(self) -> IndexStats:
+        with self._lock:
+            return IndexStats(articles=len(self._rows), statements=self._live, version=self.version)
+
+
+class SyncedIndex(StatementIndex):
+    """A StatementIndex that follows a store's change sequence."""
+
+    def __init__(self, store: Store, dimension: int) -> None:
+        super().__init__(dimension)
+        self.store = store
+        self._sync_lock = threading.Lock()
+        self.built = False
+
+    def rebuild(self) -> None:
+        """Load every article. Changes made during the load are applied by the next sync."""
+        with self._sync_lock:
+            self._load_all()
+        self.sync()
+
+    def _load_all(self) -> None:
+        version = self.store.version()  # read first: later writes are replayed, not lost
+        for article_id, data in self.store.iter_index_data():
+            self.replace(article_id, data)
+        self.version = version
+        self.built = True
+
+    def sync(self) -> int:
+        """Apply the store's changes since our version; returns the version now reached.
+
+        An index whose first load failed (store down at start) loads everything here.
+        """
+        with self._sync_lock:
+            if not self.built:
+                self._load_all()
+            changes = self.store.changes_since(self.version)
+            if changes.article_ids:
+                loaded = self.store.load_index_data(changes.article_ids)
+                with self._lock:
+                    for article_id in changes.article_ids:
+                        if article_id in loaded:
+                            self.replace(article_id, loaded[article_id])
+                        else:
+                            self.remove(article_id)
+            self.version = max(self.version, changes.version)
+            return self.version
+
+
+def _resized(array: np.ndarray, capacity: int) -> np.ndarray:
+    out = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    n = min(len(array), capacity)
+    out[:n] = array[:n]
+    return out

@@ -1,0 +1,125 @@
+"""Lexical side of the index: tokenisation and an incremental BM25 inverted index.
+
+Why not bm25s here: it builds a static matrix, while the service must take single-article
+additions and deletions from the change feed without a full rebuild. bm25s stays the
+baseline the evaluation compares against, and its English stop-word list is used here too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_TOKEN = re.compile(r"\w+")
+_STOP = frozenset(STOPWORDS_EN) | {"s", "t", "said", "says", "say"}
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and fold typographic apostrophes."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content words of a text (stop words and one-letter tokens dropped)."""
+    words = _TOKEN.findall(fold(text))
+    return [_stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
+
+
+class Postings:
+    """Rows and term frequencies of one term, in growable arrays."""
+
+    __slots__ = ("count", "rows", "tfs")
+
+    def __init__(self) -> None:
+        self.rows = np.zeros(4, dtype=np.int64)
+        self.tfs = np.zeros(4, dtype=np.float32)
+        self.count = 0
+
+    def add(self, row: int, tf: int) -> None:
+        if self.count == len(self.rows):
+            self.rows = np.resize(self.rows, 2 * self.count)
+            self.tfs = np.resize(self.tfs, 2 * self.count)
+        self.rows[self.count] = row
+        self.tfs[self.count] = tf
+        self.count += 1
+
+    def keep(self, mask_alive: np.ndarray, remap: np.ndarray) -> None:
+        rows, tfs = self.rows[: self.count], self.tfs[: self.count]
+        live = mask_alive[rows]
+        self.rows, self.tfs = remap[rows[live]], tfs[live].copy()
+        self.count = len(self.rows)
+
+
+class BM25:
+    """BM25 (k1, b) over rows; rows are never reused, dead rows are filtered by a mask."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.postings: dict[str, Postings] = {}
+        self.lengths = np.zeros(1024, dtype=np.float32)
+        self.total_length = 0.0
+
+    def add(self, row: int, text: str) -> None:
+        tokens = tokenize(text)
+        if row >= len(self.lengths):
+            self.lengths = np.resize(self.lengths, max(row + 1, 2 * len(self.lengths)))
+        self.lengths[row] = len(tokens)
+        self.total_length += len(tokens)
+        counts: dict[str, int] = {}
+        for token in tokens:
+            counts[token] = counts.get(token, 0) + 1
+        for token, tf in counts.items():
+            self.postings.setdefault(token, Postings()).add(row, tf)
+
+    def forget(self, rows: np.ndarray) -> None:
+        self.total_length -= float(self.lengths[rows].sum())
+
+    def compact(self, alive: np.ndarray, remap: np.ndarray, new_size: int) -> None:
+        for term in list(self.postings):
+            self.postings[term].keep(alive, remap)
+            if self.postings[term].count == 0:
+                del self.postings[term]
+        lengths = np.zeros(max(new_size, 1024), dtype=np.float32)
+        old_rows = np.flatnonzero(alive)
+        lengths[remap[old_rows]] = self.lengths[old_rows]
+        self.lengths = lengths
+
+    def search(self, query: str, alive: np.ndarray, live_count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of every live row sharing a term with the query, unsorted."""
+        terms = dict.fromkeys(tokenize(query))
+        if not terms or live_count == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        avg = max(self.total_length / live_count, 1.0)
+        all_rows, all_scores = [], []
+        for term in terms:
+            p = self.postings.get(term)
+            if p is None:
+                continue
+            rows, tfs = p.rows[: p.count], p.tfs[: p.count]
+            live = alive[rows]
+            rows, tfs = rows[live], tfs[live]
+            if len(rows) == 0:
+                continue
+            idf = math.log(1 + (live_count - len(rows) + 0.5) / (len(rows) + 0.5))
+            norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avg)
+            all_rows.append(rows)
+            all_scores.append(idf * tfs * (self.k1 + 1) / (tfs + norm))
+        if not all_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows = np.concatenate(all_rows)
+        unique, inverse = np.unique(rows, return_inverse=True)
+        scores = np.bincount(inverse, weights=np.concatenate(all_scores)).astype(np.float32)
+        return unique, scores

@@ -1,0 +1,92 @@
+"""Read article records from files: .txt (with an optional metadata.jsonl beside them), .json
+(one object or a list) and .jsonl (one object a line). Flask-free; used by the CLI and eval."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUFFIXES = (".txt", ".json", ".jsonl")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class Record:
+    """One article as read from a file, before validation; `origin` says where it came from."""
+
+    fields: dict[str, Any]
+    origin: str
+    key: str | None = None  # the dataset's own key for the article (eval gold refers to it)
+
+
+def safe_id(name: str) -> str:
+    """Turn a file stem or dataset key into a valid article id."""
+    cleaned = _UNSAFE_ID.sub("-", name).strip("-._")[:128]
+    return cleaned or "article"
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Files named directly, and the ingestible files inside named folders, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.suffix in SUFFIXES and p.is_file() and p.name != "metadata.jsonl"
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
+    """metadata.jsonl rows keyed by their `file` field (title, source, published_at...)."""
+    meta = folder / "metadata.jsonl"
+    if not meta.exists():
+        return {}
+    rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line]
+    return {row["file"]: row for row in rows if "file" in row}
+
+
+def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record]:
+    """Yield the article records in one file."""
+    if path.suffix == ".txt":
+        text = path.read_text(encoding="utf-8")
+        meta = _sidecar(path.parent).get(path.name, {})
+        first_line = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
+        yield Record(
+            fields={
+                "id": safe_id(path.stem), "title": meta.get("title") or first_line[:200],
+                "source": meta.get("source") or default_source,
+                "published_at": meta.get("published_at"), "text": text,
+            },
+            origin=str(path), key=path.stem,
+        )
+        return
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for i, item in enumerate(data if isinstance(data, list) else [data]):
+            yield _from_object(item, f"{path}[{i}]", default_source)
+        return
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield _from_object(json.loads(line), f"{path}:{number}", default_source)
+        return
+    raise ValueError(f"{path}: unsupported file type (use {', '.join(SUFFIXES)})")
+
+
+def _from_object(item: Any, origin: str, default_source: str) -> Record:
+    if not isinstance(item, dict):
+        raise ValueError(f"{origin}: expected a JSON object")
+    fields = dict(item)
+    key = fields.pop("key", None)
+    if key is not None and "id" not in fields:
+        fields["id"] = safe_id(str(key))
+    fields.setdefault("source", default_source)
+    return Record(fields=fields, origin=origin, key=str(key) if key is not None else fields.get("id"))

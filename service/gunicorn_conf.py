@@ -1,0 +1,24 @@
+"""gunicorn settings, read from the same FACTCHECK_* Config as the app."""
+
+from service.config import Config
+
+_config = Config.from_env()
+
+bind = _config.bind
+workers = _config.workers
+# Each worker loads its own model and index: torch does not survive fork reliably, so no
+# preload_app. One thread per worker keeps the model's CPU use predictable on small machines.
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 20
+accesslog = "-"
+errorlog = "-"
+loglevel = _config.log_level.lower()
+# The worker pid in every access line shows which worker answered (ops, and the
+# cross-worker visibility test).
+access_log_format = '%(h)s pid=%(p)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Logged once the worker has loaded the app (model and index): it can answer now."""
+    worker.log.info("factcheck worker ready pid=%s", worker.pid)

@@ -1,0 +1,28 @@
+"""Stores chosen by URL: sqlite:///path (embedded default) or redis://host:port/db."""
+
+from __future__ import annotations
+
+from service.store.base import (
+    Article,
+    Changes,
+    Hit,
+    IndexData,
+    PutResult,
+    Store,
+    StoreUnavailable,
+)
+
+__all__ = ["Article", "Changes", "Hit", "IndexData", "PutResult", "Store", "StoreUnavailable", "open_store"]
+
+
+def open_store(url: str, redis_prefix: str = "factcheck", redis_timeout_s: float = 2.0) -> Store:
+    """Open the store a URL names."""
+    if url.startswith("sqlite:"):
+        from service.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from service.store.redis import RedisStore
+
+        return RedisStore(url, prefix=redis_prefix, timeout_s=redis_timeout_s)
+    raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path or redis://host:port/db")

@@ -1,0 +1,133 @@
+"""The store interface: articles, their statements and vectors, and a change sequence.
+
+Every backend gives the same guarantees, checked by one contract test suite:
+- ``put_article`` and ``delete_article`` are atomic: a reader sees the whole article or none of
+  it, and a failed write leaves nothing behind;
+- every write bumps a monotonically increasing ``version``; ``changes_since(v)`` names the
+  articles written or deleted after ``v``, which is how each worker's index stays current.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.core.segment import Statement
+
+
+class StoreUnavailable(RuntimeError):
+    """The backing store cannot be reached (network, disk); the request may be retried."""
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article's metadata and (when loaded) its text."""
+
+    id: str
+    title: str
+    source: str
+    content_hash: str
+    statement_count: int
+    created_at: str
+    updated_at: str
+    url: str | None = None
+    published_at: str | None = None
+    language: str | None = None
+    text: str | None = None
+
+    def meta(self) -> dict[str, object]:
+        """The fields every backend stores beside the text, as plain JSON-able values."""
+        return {k: v for k, v in self.__dict__.items() if k != "text"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A statement resolved for display: where it stands and which article it comes from."""
+
+    article: Article
+    statement: Statement
+    context: str
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """What an index needs of one article: statement texts and vectors, in position order."""
+
+    texts: list[str]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class PutResult:
+    created: bool
+    version: int
+
+
+@dataclass
+class Changes:
+    """What changed after a version: articles to (re)load and the version now reached."""
+
+    version: int
+    article_ids: list[str] = field(default_factory=list)
+
+
+class Store(abc.ABC):
+    """Durable storage of articles, statements and statement vectors."""
+
+    url: str
+
+    @abc.abstractmethod
+    def put_article(
+        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+    ) -> PutResult:
+        """Create or replace an article with its statements and their vectors, atomically."""
+
+    @abc.abstractmethod
+    def delete_article(self, article_id: str) -> bool:
+        """Delete an article and its statements; False if it did not exist."""
+
+    @abc.abstractmethod
+    def get_article(self, article_id: str, with_text: bool = True) -> Article | None: ...
+
+    @abc.abstractmethod
+    def get_statements(self, article_id: str) -> list[Statement]: ...
+
+    @abc.abstractmethod
+    def find_by_hash(self, content_hash: str) -> str | None:
+        """The id of the article with this content hash, if any."""
+
+    @abc.abstractmethod
+    def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
+        """Articles ordered by id, starting after the given id (stable cursor paging)."""
+
+    @abc.abstractmethod
+    def version(self) -> int:
+        """The current change sequence number (0 for an empty, never written store)."""
+
+    @abc.abstractmethod
+    def changes_since(self, version: int) -> Changes: ...
+
+    @abc.abstractmethod
+    def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:
+        """Statement texts and vectors of those articles that exist."""
+
+    @abc.abstractmethod
+    def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:
+        """Every article's index data, for rebuilding an index (read the version first)."""
+
+    @abc.abstractmethod
+    def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
+        """Statements by (article_id, position), with their article and context."""
+
+    @abc.abstractmethod
+    def count_articles(self) -> int: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be reached."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,230 @@
+"""Redis store: shared by every worker and replica. Writes are Lua scripts, hence atomic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import redis
+
+from service.core.segment import Statement
+from service.store.base import (
+    Article,
+    Changes,
+    Hit,
+    IndexData,
+    PutResult,
+    Store,
+    StoreUnavailable,
+)
+
+# A script runs atomically: the change sequence and the data it announces are written together,
+# so an index that has seen version v has every write up to v (no reader sees half an article).
+_PUT = """
+local old = redis.call('HGET', KEYS[1], 'hash')
+if old then redis.call('ZREM', KEYS[4], old .. '\\0' .. ARGV[1]) end
+local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'text', ARGV[3], 'hash', ARGV[6])
+redis.call('SET', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[4], 0, ARGV[6] .. '\\0' .. ARGV[1])
+redis.call('ZADD', KEYS[5], 0, ARGV[1])
+local seq = redis.call('INCR', KEYS[7])
+redis.call('ZADD', KEYS[6], seq, ARGV[1])
+return {created, seq}
+"""
+
+_DELETE = """
+local old = redis.call('HGET', KEYS[1], 'hash')
+if not old then return 0 end
+redis.call('ZREM', KEYS[4], old .. '\\0' .. ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[5], ARGV[1])
+local seq = redis.call('INCR', KEYS[7])
+redis.call('ZADD', KEYS[6], seq, ARGV[1])
+return seq
+"""
+
+
+class RedisStore(Store):
+    """Keys under one prefix: art:<id> (hash of meta, text, content hash), stm:<id> (statement
+    JSON), vec:<id> (float32 bytes), plus hash-ids (a lex-ordered set of "<content hash>\\0<id>",
+    as several ids may hold the same content), the id set, the change set and the sequence
+    counter."""
+
+    def __init__(self, url: str, prefix: str = "factcheck", timeout_s: float = 2.0) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            health_check_interval=30,
+        )
+        self._put = self.client.register_script(_PUT)
+        self._delete = self.client.register_script(_DELETE)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def _article_keys(self, article_id: str) -> list[str]:
+        return [
+            self._key("art", article_id), self._key("stm", article_id),
+            self._key("vec", article_id), self._key("hash-ids"), self._key("ids"),
+            self._key("changes"), self._key("seq"),
+        ]
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc.__class__.__name__}") from exc
+
+    def put_article(
+        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+    ) -> PutResult:
+        if len(statements) != len(vectors):
+            raise ValueError("one vector per statement is required")
+        rows = [[s.start, s.end, s.context_start, s.context_end, s.text] for s in statements]
+        blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        created, seq = self._call(
+            self._put,
+            keys=self._article_keys(article.id),
+            args=[article.id, json.dumps(article.meta()), article.text or "", json.dumps(rows),
+                  blob, article.content_hash],
+        )
+        return PutResult(created=bool(created), version=int(seq))
+
+    def delete_article(self, article_id: str) -> bool:
+        seq = self._call(self._delete, keys=self._article_keys(article_id), args=[article_id])
+        return bool(seq)
+
+    def get_article(self, article_id: str, with_text: bool = True) -> Article | None:
+        fields = ["meta", "text"] if with_text else ["meta"]
+        values = self._call(self.client.hmget, self._key("art", article_id), fields)
+        if values[0] is None:
+            return None
+        return _article(values[0], values[1] if with_text else None)
+
+    def get_statements(self, article_id: str) -> list[Statement]:
+        raw = self._call(self.client.get, self._key("stm", article_id))
+        return _statements(raw)
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        # Members are "<hash>\0<id>": several ids may share a hash, the smallest id answers.
+        prefix = content_hash.encode() + b"\0"
+        found = self._call(
+            self.client.zrangebylex, self._key("hash-ids"), b"[" + prefix,
+            b"(" + content_hash.encode() + b"\1", 0, 1,
+        )
+        return found[0][len(prefix) :].decode() if found else None
+
+    def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
+        start = b"(" + after.encode() if after else b"-"
+        ids = self._call(self.client.zrangebylex, self._key("ids"), start, b"+", 0, limit)
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=True)
+        for article_id in ids:
+            pipe.hget(self._key("art", article_id.decode()), "meta")
+        return [_article(m, None) for m in self._call(pipe.execute) if m is not None]
+
+    def version(self) -> int:
+        return int(self._call(self.client.get, self._key("seq")) or 0)
+
+    def changes_since(self, version: int) -> Changes:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self._key("seq"))
+        pipe.zrangebyscore(self._key("changes"), f"({version}", "+inf")
+        current, ids = self._call(pipe.execute)
+        return Changes(version=int(current or 0), article_ids=[i.decode() for i in ids])
+
+    def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:
+        if not article_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=True)
+        for article_id in article_ids:
+            pipe.get(self._key("stm", article_id))
+            pipe.get(self._key("vec", article_id))
+            pipe.exists(self._key("art", article_id))
+        values = self._call(pipe.execute)
+        found = {}
+        for i, article_id in enumerate(article_ids):
+            stm, blob, exists = values[3 * i : 3 * i + 3]
+            if exists:
+                texts = [s.text for s in _statements(stm)]
+                found[article_id] = IndexData(texts=texts, vectors=_vectors(blob, len(texts)))
+        return found
+
+    def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:
+        after: str | None = None
+        while True:
+            start = b"(" + after.encode() if after else b"-"
+            ids = [
+                i.decode()
+                for i in self._call(self.client.zrangebylex, self._key("ids"), start, b"+", 0, batch)
+            ]
+            if not ids:
+                return
+            yield from self.load_index_data(ids).items()
+            after = ids[-1]
+
+    def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
+        article_ids = list(dict.fromkeys(article_id for article_id, _ in keys))
+        pipe = self.client.pipeline(transaction=True)
+        for article_id in article_ids:
+            pipe.hmget(self._key("art", article_id), ["meta", "text"])
+            pipe.get(self._key("stm", article_id))
+        values = self._call(pipe.execute)
+        loaded: dict[str, tuple[Article, list[Statement]]] = {}
+        for i, article_id in enumerate(article_ids):
+            (meta, text), stm = values[2 * i], values[2 * i + 1]
+            if meta is not None:
+                loaded[article_id] = (_article(meta, text), _statements(stm))
+        hits: list[Hit | None] = []
+        for article_id, position in keys:
+            entry = loaded.get(article_id)
+            if entry is None or not 0 <= position < len(entry[1]):
+                hits.append(None)
+                continue
+            article, statements = entry
+            s = statements[position]
+            full = article.text or ""
+            hits.append(Hit(
+                article=_without_text(article), statement=s,
+                context=full[s.context_start : s.context_end],
+            ))
+        return hits
+
+    def count_articles(self) -> int:
+        return int(self._call(self.client.zcard, self._key("ids")))
+
+    def ping(self) -> None:
+        self._call(self.client.ping)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _article(meta: bytes, text: bytes | None) -> Article:
+    fields = json.loads(meta)
+    return Article(**fields, text=text.decode() if text is not None else None)
+
+
+def _without_text(article: Article) -> Article:
+    return Article(**article.meta())  # type: ignore[arg-type]
+
+
+def _statements(raw: bytes | None) -> list[Statement]:
+    if not raw:
+        return []
+    return [
+        Statement(position=i, start=r[0], end=r[1], context_start=r[2], context_end=r[3], text=r[4])
+        for i, r in enumerate(json.loads(raw))
+    ]
+
+
+def _vectors(blob: bytes | None, count: int) -> np.ndarray:
+    if not blob or count == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.frombuffer(blob, dtype=np.float32).reshape(count, -1)

@@ -1,0 +1,303 @@
+"""SQLite store: the embedded, durable default (WAL journal, synchronous=FULL)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from service.core.segment import Statement
+from service.store.base import (
+    Article,
+    Changes,
+    Hit,
+    IndexData,
+    PutResult,
+    Store,
+    StoreUnavailable,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT,
+    published_at TEXT,
+    language TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    statement_count INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
+CREATE TABLE IF NOT EXISTS statements (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    context_start INTEGER NOT NULL,
+    context_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (article_id, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
+"""
+
+_META_COLUMNS = (
+    "id, title, source, url, published_at, language, content_hash, statement_count, "
+    "created_at, updated_at"
+)
+_STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
+
+
+def path_from_url(url: str) -> str:
+    """sqlite:///relative.db, sqlite:////abs/path.db or sqlite:///:memory: -> a file path."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path/to/file.db)")
+    path = url[len("sqlite:///") :]
+    if not path or path == ":memory:":
+        # Each thread has its own connection, and an in-memory database is per connection.
+        raise ValueError("the SQLite store needs a file path, e.g. sqlite:///data/factcheck.db")
+    return path
+
+
+class SQLiteStore(Store):
+    """One connection per thread over a WAL database file; writes are single transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = path_from_url(url)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open the SQLite store: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot for every query inside
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _bump(self, conn: sqlite3.Connection, article_id: str) -> int:
+        seq = conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value")
+        version = int(seq.fetchone()[0])
+        conn.execute(
+            "INSERT INTO changes(article_id, seq) VALUES (?, ?) "
+            "ON CONFLICT(article_id) DO UPDATE SET seq = excluded.seq",
+            (article_id, version),
+        )
+        return version
+
+    def put_article(
+        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+    ) -> PutResult:
+        if len(statements) != len(vectors):
+            raise ValueError("one vector per statement is required")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._write() as conn:
+            existed = conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone()
+            conn.execute("DELETE FROM statements WHERE article_id = ?", (article.id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO articles(id, title, source, url, published_at, language, "
+                "text, content_hash, statement_count, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.id, article.title, article.source, article.url,
+                    article.published_at, article.language, article.text or "",
+                    article.content_hash, article.statement_count, article.created_at,
+                    article.updated_at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO statements(article_id, position, start, end, context_start, "
+                "context_end, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (article.id, s.position, s.start, s.end, s.context_start, s.context_end,
+                     s.text, vectors[i].tobytes())
+                    for i, s in enumerate(statements)
+                ],
+            )
+            version = self._bump(conn, article.id)
+        return PutResult(created=existed is None, version=version)
+
+    def delete_article(self, article_id: str) -> bool:
+        with self._write() as conn:
+            gone = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+            if gone:
+                conn.execute("DELETE FROM statements WHERE article_id = ?", (article_id,))
+                self._bump(conn, article_id)
+        return bool(gone)
+
+    def get_article(self, article_id: str, with_text: bool = True) -> Article | None:
+        columns = _META_COLUMNS + (", text" if with_text else "")
+        row = self._conn().execute(
+            f"SELECT {columns} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article(row) if row else None
+
+    def get_statements(self, article_id: str) -> list[Statement]:
+        rows = self._conn().execute(
+            f"SELECT {_STATEMENT_COLUMNS} FROM statements WHERE article_id = ? ORDER BY position",
+            (article_id,),
+        )
+        return [Statement(*row) for row in rows]
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        row = self._conn().execute(
+            "SELECT id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", (content_hash,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
+        rows = self._conn().execute(
+            f"SELECT {_META_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+            (after or "", limit),
+        )
+        return [_article(row) for row in rows]
+
+    def version(self) -> int:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return int(row[0])
+
+    def changes_since(self, version: int) -> Changes:
+        with self._read() as conn:
+            current = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+            if current == version:
+                return Changes(version=current)
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT article_id FROM changes WHERE seq > ? ORDER BY seq", (version,)
+                )
+            ]
+        return Changes(version=current, article_ids=ids)
+
+    def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:
+        found: dict[str, IndexData] = {}
+        with self._read() as conn:
+            for article_id in article_ids:
+                if conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone():
+                    rows = conn.execute(
+                        "SELECT text, vector FROM statements WHERE article_id = ? "
+                        "ORDER BY position",
+                        (article_id,),
+                    ).fetchall()
+                    found[article_id] = _index_data(rows)
+        return found
+
+    def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:
+        with self._read() as conn:
+            # A left join, so that an article without statements is yielded too (empty).
+            rows = conn.execute(
+                "SELECT a.id, s.text, s.vector FROM articles a "
+                "LEFT JOIN statements s ON s.article_id = a.id ORDER BY a.id, s.position"
+            )
+            current: str | None = None
+            group: list[tuple[str, bytes]] = []
+            for article_id, text, blob in rows:
+                if article_id != current and current is not None:
+                    yield current, _index_data(group)
+                    group = []
+                current = article_id
+                if text is not None:
+                    group.append((text, blob))
+            if current is not None:
+                yield current, _index_data(group)
+
+    def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
+        hits: list[Hit | None] = []
+        articles: dict[str, Article | None] = {}
+        with self._read() as conn:
+            for article_id, position in keys:
+                row = conn.execute(
+                    f"SELECT {_STATEMENT_COLUMNS}, "
+                    "(SELECT substr(text, context_start + 1, context_end - context_start) "
+                    " FROM articles WHERE id = article_id) "
+                    "FROM statements WHERE article_id = ? AND position = ?",
+                    (article_id, position),
+                ).fetchone()
+                if article_id not in articles:
+                    meta = conn.execute(
+                        f"SELECT {_META_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+                    ).fetchone()
+                    articles[article_id] = _article(meta) if meta else None
+                article = articles[article_id]
+                if row is None or article is None:
+                    hits.append(None)
+                    continue
+                hits.append(Hit(article=article, statement=Statement(*row[:6]), context=row[6]))
+        return hits
+
+    def count_articles(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def ping(self) -> None:
+        try:
+            self._conn().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _article(row: Sequence[object]) -> Article:
+    (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[:10]
+    return Article(
+        id=str(id_), title=str(title), source=str(source), url=_opt(url),
+        published_at=_opt(published_at), language=_opt(language), content_hash=str(content_hash),
+        statement_count=int(count),  # type: ignore[call-overload]
+        created_at=str(created), updated_at=str(updated),
+        text=str(row[10]) if len(row) > 10 else None,
+    )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _index_data(rows: Sequence[tuple[str, bytes]]) -> IndexData:
+    if not rows:
+        return IndexData(texts=[], vectors=np.zeros((0, 0), dtype=np.float32))
+    vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+    return IndexData(texts=[text for text, _ in rows], vectors=vectors)

@@ -1,0 +1,110 @@
+"""Shared fixtures: the real model once per session, a store per backend, the app and client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from service import create_app
+from service.core.embed import Embedder, get_embedder
+from service.store import Store, open_store
+from tests.spec import check_response
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FACTCHECK_SHARED", ROOT.parent / "shared"))
+SEEDS = SHARED / "seeds"
+SAMPLE_CORPUS = ROOT / "examples" / "sample-corpus.jsonl"
+REDIS_URL = os.environ.get("FACTCHECK_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+requires_seeds = pytest.mark.skipif(
+    not (SEEDS / "metadata.jsonl").exists(),
+    reason=f"the shared seed articles are not at {SEEDS} (only CI and developers have them)",
+)
+
+
+def redis_available(url: str = REDIS_URL) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Remove our own keys only: the shared Redis on 6379 is never flushed."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 model, loaded once for the whole run."""
+    return get_embedder()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(store URL, redis key prefix) for each backend; every test gets a fresh, empty store."""
+    prefix = f"fctest-{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'factcheck.db'}", prefix
+        return
+    if not redis_available():
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: start redis-server (see .ci/run)")
+    yield REDIS_URL, prefix
+    delete_prefix(REDIS_URL, prefix)
+
+
+@pytest.fixture
+def store(store_url: tuple[str, str]) -> Iterator[Store]:
+    url, prefix = store_url
+    opened = open_store(url, redis_prefix=prefix)
+    yield opened
+    opened.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SpecCheckingClient(FlaskClient):
+    """A test client that checks every response against openapi.yaml."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        response = super().open(*args, **kwargs)
+        request = response.request
+        body = response.get_json(silent=True) if response.is_json else response.get_data()
+        if response.mimetype == "application/problem+json":
+            body = response.get_json(force=True)
+        check_response(request.method, request.path, response.status_code,
+                       response.content_type or "", body)
+        return response
+
+
+@pytest.fixture
+def app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Flask]:
+    """The real app on a fresh store of each backend (the model is the session's)."""
+    url, prefix = store_url
+    application = create_app({"store": url, "redis_prefix": prefix})
+    application.test_client_class = SpecCheckingClient
+    yield application
+    application.extensions["factcheck"].store.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,239 @@
+"""The HTTP API on both store backends; every response is also checked against openapi.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+ARTICLES = [
+    {
+        "id": "volcano",
+        "title": "Volcanic ash closes European airspace",
+        "source": "Desk A",
+        "url": "https://example.org/volcano",
+        "published_at": "2010-04-16",
+        "text": "Ash from an Icelandic volcano grounded flights across northern Europe.\n"
+        "Airlines cancelled thousands of departures on Thursday. Officials said the ash cloud "
+        "could damage jet engines.",
+    },
+    {
+        "id": "telescope",
+        "title": "New space telescope launches",
+        "source": "Desk B",
+        "published_at": "2021-12-25T12:20:00Z",
+        "text": "The James Webb Space Telescope lifted off on an Ariane 5 rocket from French "
+        "Guiana. Engineers expect the mirror to unfold over the following weeks.",
+    },
+    {
+        "id": "wall",
+        "title": "Berlin Wall opens",
+        "source": "Desk A",
+        "text": "Crowds crossed the Berlin Wall on the night of 9 November 1989 after border "
+        "guards opened the checkpoints.",
+    },
+]
+
+
+def post(client: FlaskClient, article: dict[str, Any]) -> Any:
+    return client.post("/v1/articles", json=article)
+
+
+@pytest.fixture
+def loaded(client: FlaskClient) -> FlaskClient:
+    for article in ARTICLES:
+        assert post(client, article).status_code == 201
+    return client
+
+
+def test_create_returns_201_with_location_and_counts(client: FlaskClient) -> None:
+    response = post(client, ARTICLES[0])
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/v1/articles/volcano"
+    body = response.get_json()
+    assert body["status"] == "created"
+    assert body["statements"] == 3
+    assert body["published_at"] == "2010-04-16"
+
+
+def test_same_content_without_id_is_idempotent(client: FlaskClient) -> None:
+    article = {k: v for k, v in ARTICLES[1].items() if k != "id"}
+    first = post(client, article)
+    again = post(client, article)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert again.get_json()["status"] == "unchanged"
+    listed = client.get("/v1/articles").get_json()["articles"]
+    assert [a["id"] for a in listed] == [first.get_json()["id"]]
+
+
+def test_same_id_new_content_replaces(loaded: FlaskClient) -> None:
+    changed = {**ARTICLES[2], "text": "The wall fell. Germany reunified in October 1990."}
+    response = post(loaded, changed)
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "replaced"
+    detail = loaded.get("/v1/articles/wall").get_json()
+    assert detail["text"] == changed["text"]
+    assert [s["text"] for s in detail["statement_list"]] == [
+        "The wall fell.", "Germany reunified in October 1990."
+    ]
+    evidence = loaded.get("/v1/check?claim=border+guards+opened+checkpoints").get_json()
+    assert all("checkpoints" not in e["text"] for e in evidence["evidence"])
+
+
+def test_get_article_has_text_and_exact_offsets(loaded: FlaskClient) -> None:
+    detail = loaded.get("/v1/articles/volcano").get_json()
+    assert detail["text"] == ARTICLES[0]["text"]
+    assert len(detail["statement_list"]) == detail["statements"] == 3
+    for statement in detail["statement_list"]:
+        assert detail["text"][statement["start"] : statement["end"]] == statement["text"]
+        assert statement["id"] == f"volcano:{statement['position']}"
+
+
+def test_delete_removes_article_and_its_evidence(loaded: FlaskClient) -> None:
+    assert loaded.delete("/v1/articles/telescope").status_code == 204
+    assert loaded.get("/v1/articles/telescope").status_code == 404
+    assert loaded.delete("/v1/articles/telescope").status_code == 404
+    body = loaded.post("/v1/check", json={"claim": "Webb telescope launched on Ariane 5"}).json
+    assert body["index"]["articles"] == 2
+    assert all(e["article"]["id"] != "telescope" for e in body["evidence"])
+
+
+def test_list_pages_with_stable_cursor(client: FlaskClient) -> None:
+    ids = [f"doc-{i}" for i in range(7)]
+    for i, article_id in enumerate(ids):
+        post(client, {"id": article_id, "title": f"T{i}", "source": "S", "text": f"Fact {i}."})
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        url = "/v1/articles?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url).get_json()
+        seen += [a["id"] for a in page["articles"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(ids)
+    assert pages == 3
+
+
+def test_check_post_finds_the_supporting_statement(loaded: FlaskClient) -> None:
+    response = loaded.post(
+        "/v1/check", json={"claim": "The Webb telescope was launched by an Ariane 5", "top_k": 3}
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["claim"] == "The Webb telescope was launched by an Ariane 5"
+    assert len(body["evidence"]) == 3
+    best = body["evidence"][0]
+    assert best["article"] == {
+        "id": "telescope", "title": "New space telescope launches", "source": "Desk B",
+        "url": None, "published_at": "2021-12-25T12:20:00Z",
+    }
+    assert best["text"].startswith("The James Webb Space Telescope lifted off")
+    assert ARTICLES[1]["text"][best["start"] : best["end"]] == best["text"]
+    assert best["text"] in best["context"]
+    scores = [e["score"] for e in body["evidence"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["index"] == {"articles": 3, "statements": 6, "version": 3}
+    assert body["model"] and body["took_ms"] > 0
+
+
+def test_check_get_matches_post(loaded: FlaskClient) -> None:
+    got = loaded.get("/v1/check", query_string={"claim": "ash cloud grounded flights", "top_k": 2})
+    posted = loaded.post("/v1/check", json={"claim": "ash cloud grounded flights", "top_k": 2})
+    assert got.status_code == posted.status_code == 200
+    assert [e["statement_id"] for e in got.json["evidence"]] == [
+        e["statement_id"] for e in posted.json["evidence"]
+    ]
+    assert got.json["evidence"][0]["article"]["id"] == "volcano"
+
+
+def test_empty_index_answers_no_evidence(client: FlaskClient) -> None:
+    body = client.get("/v1/check?claim=anything+at+all").get_json()
+    assert body["evidence"] == []
+    assert body["index"] == {"articles": 0, "statements": 0, "version": 0}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "claim"),
+        ({"claim": ""}, "claim"),
+        ({"claim": "   "}, "claim"),
+        ({"claim": "x" * 2001}, "claim"),
+        ({"claim": "ok", "top_k": 0}, "top_k"),
+        ({"claim": "ok", "top_k": 51}, "top_k"),
+        ({"claim": "ok", "top_k": "five"}, "top_k"),
+        ({"claim": 12}, "claim"),
+        ({"claim": "ok", "colour": "red"}, "colour"),
+        ([1, 2], "_schema"),
+    ],
+)
+def test_check_rejects_bad_input_naming_the_field(
+    client: FlaskClient, payload: Any, field: str
+) -> None:
+    response = client.post("/v1/check", json=payload)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"title": "t", "source": "s"}, "text"),
+        ({"title": "t", "text": "x"}, "source"),
+        ({"title": "", "source": "s", "text": "x"}, "title"),
+        ({"title": "t", "source": "s", "text": "x", "id": "has space"}, "id"),
+        ({"title": "t", "source": "s", "text": "x", "published_at": "yesterday"}, "published_at"),
+        ({"title": "t", "source": "s", "text": "x", "url": "ftp://x"}, "url"),
+        ({"title": "t", "source": "s", "text": "nul \u0000 byte"}, "text"),
+        ({"title": "t", "source": "s", "text": "x", "extra": 1}, "extra"),
+    ],
+)
+def test_create_rejects_bad_articles_and_stores_nothing(
+    client: FlaskClient, payload: dict[str, Any], field: str
+) -> None:
+    response = post(client, payload)
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert client.get("/v1/articles").get_json()["articles"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status"),
+    [
+        ("get", "/no/such/route", {}, 404),
+        ("get", "/v1/articles/missing", {}, 404),
+        ("put", "/v1/check", {}, 405),
+        ("post", "/v1/check", {"data": "claim=x", "content_type": "text/plain"}, 415),
+        ("post", "/v1/check", {"data": "{not json", "content_type": "application/json"}, 400),
+        ("post", "/v1/check", {"data": b'{"claim": "\xff\xfe"}',
+                               "content_type": "application/json"}, 400),
+        ("post", "/v1/articles", {"data": b"{" + b" " * (3 * 1024 * 1024) + b"}",
+                                  "content_type": "application/json"}, 413),
+        ("get", "/v1/articles?cursor=%%%", {}, 422),
+        ("get", "/v1/articles?limit=1000", {}, 422),
+    ],
+)
+def test_every_error_is_problem_json(
+    client: FlaskClient, method: str, url: str, kwargs: dict[str, Any], status: int
+) -> None:
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert set(body) >= {"type", "title", "status", "detail"}
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "<html" not in response.get_data(as_text=True).lower()
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "checks": {"model": "loaded", "store": "ok"}}
