@@ -27,7 +27,8 @@ class ArticleCreateSchema(StrictSchema):
     url = ma.fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
     published_at = IsoDateTime(load_default=None, allow_none=True)
     language = ma.fields.String(
-        load_default=None, allow_none=True,
+        load_default=None,
+        allow_none=True,
         validate=ma.validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a BCP 47 tag."),
     )
 

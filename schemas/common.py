@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import marshmallow as ma
 
@@ -28,7 +29,7 @@ def not_blank(value: str) -> None:
 class IsoDateTime(ma.fields.String):
     """An ISO 8601 date or date-time, kept as the normalised ISO string."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
         try:
             if len(raw) == 10:

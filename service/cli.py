@@ -32,13 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factcheck", description="Claim-to-evidence service: index articles, check claims."
     )
-    parser.set_defaults(run=lambda _args: parser.print_help() or EXIT_USAGE, store=None)
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_USAGE
+
+    parser.set_defaults(run=usage, store=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=help_)
-        sub.add_argument("--store", help="store URL (default: FACTCHECK_STORE or "
-                         f"{Config().store})")
+        sub.add_argument(
+            "--store", help=f"store URL (default: FACTCHECK_STORE or {Config().store})"
+        )
         return sub
 
     serve = command("serve", "Run the HTTP API under gunicorn.")
@@ -71,8 +77,14 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["FACTCHECK_BIND"] = args.bind
     if args.workers:
         os.environ["FACTCHECK_WORKERS"] = str(args.workers)
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf",
-            "service:create_app()"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:service.gunicorn_conf",
+        "service:create_app()",
+    ]
     os.execv(sys.executable, argv)  # replaces this process; gunicorn handles signals
 
 
@@ -149,11 +161,15 @@ def _table(result: Any) -> str:
         article = item.hit.article
         date = article.published_at or "undated"
         lines.append(f"{rank}. [{item.score:.3f}] {item.hit.statement.text}")
-        lines.append(f"   {article.source} | {article.title} | {date} | "
-                     f"{article.id} chars {item.hit.statement.start}-{item.hit.statement.end}")
+        lines.append(
+            f"   {article.source} | {article.title} | {date} | "
+            f"{article.id} chars {item.hit.statement.start}-{item.hit.statement.end}"
+        )
     lines.append("")
-    lines.append(f"{result.index.statements} statements in {result.index.articles} articles; "
-                 f"{result.took_ms:.1f} ms")
+    lines.append(
+        f"{result.index.statements} statements in {result.index.articles} articles; "
+        f"{result.took_ms:.1f} ms"
+    )
     return "\n".join(lines)
 
 

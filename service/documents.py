@@ -35,7 +35,8 @@ def expand(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*"))
+                p
+                for p in sorted(path.rglob("*"))
                 if p.suffix in SUFFIXES and p.is_file() and p.name != "metadata.jsonl"
             )
         else:
@@ -60,11 +61,14 @@ def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
         yield Record(
             fields={
-                "id": safe_id(path.stem), "title": meta.get("title") or first_line[:200],
+                "id": safe_id(path.stem),
+                "title": meta.get("title") or first_line[:200],
                 "source": meta.get("source") or default_source,
-                "published_at": meta.get("published_at"), "text": text,
+                "published_at": meta.get("published_at"),
+                "text": text,
             },
-            origin=str(path), key=path.stem,
+            origin=str(path),
+            key=path.stem,
         )
         return
     if path.suffix == ".json":
@@ -89,4 +93,6 @@ def _from_object(item: Any, origin: str, default_source: str) -> Record:
     if key is not None and "id" not in fields:
         fields["id"] = safe_id(str(key))
     fields.setdefault("source", default_source)
-    return Record(fields=fields, origin=origin, key=str(key) if key is not None else fields.get("id"))
+    return Record(
+        fields=fields, origin=origin, key=str(key) if key is not None else fields.get("id")
+    )

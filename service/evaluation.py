@@ -19,9 +19,12 @@ from service.documents import Record, expand, read_records
 TOP = 10
 
 
+_QUOTES = str.maketrans("’‘“”", "''\"\"")
+
+
 def fold(text: str) -> str:
     """Lower-case and fold curly quotes, as the datasets' README prescribes for matching."""
-    return text.lower().translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'}))
+    return text.lower().translate(_QUOTES)
 
 
 def key_matches(record_key: str, gold_key: str) -> bool:
@@ -57,14 +60,18 @@ def evaluate(corpus: Path, claims_path: Path) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
     report = score(claims, answers, keys)
     report.update(
-        corpus=str(corpus), claims_file=str(claims_path), articles=len(records),
+        corpus=str(corpus),
+        claims_file=str(claims_path),
+        articles=len(records),
         statements=answers[0]["index"]["statements"] if answers else 0,
         ms_per_claim=round(1000 * elapsed / max(len(claims), 1), 1),
     )
     return report
 
 
-def _relevance(claim: dict[str, Any], evidence: list[dict[str, Any]], keys: dict[str, str]) -> list[bool]:
+def _relevance(
+    claim: dict[str, Any], evidence: list[dict[str, Any]], keys: dict[str, str]
+) -> list[bool]:
     return [
         any(
             key_matches(keys[e["article"]["id"]], gold_key) and fold(sub) in fold(e["text"])
@@ -105,11 +112,18 @@ def format_table(report: dict[str, Any]) -> str:
     header = "| system | " + " | ".join(names) + " | ms/claim |"
     rule = "|" + "---|" * (len(names) + 2)
     row = (
-        "| factcheck | " + " | ".join(f"{report['metrics'][n]:.3f}" for n in names)
+        "| factcheck | "
+        + " | ".join(f"{report['metrics'][n]:.3f}" for n in names)
         + f" | {report['ms_per_claim']} |"
     )
-    return "\n".join([
-        f"{report['corpus']}: {report['articles']} articles, {report['statements']} statements; "
-        f"{report['claims_file']}: {report['claims']} claims, {report['answerable']} answerable",
-        "", header, rule, row,
-    ])
+    return "\n".join(
+        [
+            f"{report['corpus']}: {report['articles']} articles, "
+            f"{report['statements']} statements; {report['claims_file']}: "
+            f"{report['claims']} claims, {report['answerable']} answerable",
+            "",
+            header,
+            rule,
+            row,
+        ]
+    )

@@ -1,5 +1,7 @@
 """gunicorn settings, read from the same FACTCHECK_* Config as the app."""
 
+from typing import Any
+
 from service.config import Config
 
 _config = Config.from_env()
@@ -11,6 +13,9 @@ workers = _config.workers
 worker_class = "sync"
 timeout = 60
 graceful_timeout = 20
+# No runtime control socket: several instances may share a machine, and it is one more
+# way in that nobody uses here.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = _config.log_level.lower()
@@ -19,6 +24,6 @@ loglevel = _config.log_level.lower()
 access_log_format = '%(h)s pid=%(p)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
-def post_worker_init(worker):  # type: ignore[no-untyped-def]
+def post_worker_init(worker: Any) -> None:
     """Logged once the worker has loaded the app (model and index): it can answer now."""
     worker.log.info("factcheck worker ready pid=%s", worker.pid)

@@ -90,8 +90,9 @@ class SpecCheckingClient(FlaskClient):
         body = response.get_json(silent=True) if response.is_json else response.get_data()
         if response.mimetype == "application/problem+json":
             body = response.get_json(force=True)
-        check_response(request.method, request.path, response.status_code,
-                       response.content_type or "", body)
+        check_response(
+            request.method, request.path, response.status_code, response.content_type or "", body
+        )
         return response
 
 

@@ -76,7 +76,8 @@ def test_same_id_new_content_replaces(loaded: FlaskClient) -> None:
     detail = loaded.get("/v1/articles/wall").get_json()
     assert detail["text"] == changed["text"]
     assert [s["text"] for s in detail["statement_list"]] == [
-        "The wall fell.", "Germany reunified in October 1990."
+        "The wall fell.",
+        "Germany reunified in October 1990.",
     ]
     evidence = loaded.get("/v1/check?claim=border+guards+opened+checkpoints").get_json()
     assert all("checkpoints" not in e["text"] for e in evidence["evidence"])
@@ -129,8 +130,11 @@ def test_check_post_finds_the_supporting_statement(loaded: FlaskClient) -> None:
     assert len(body["evidence"]) == 3
     best = body["evidence"][0]
     assert best["article"] == {
-        "id": "telescope", "title": "New space telescope launches", "source": "Desk B",
-        "url": None, "published_at": "2021-12-25T12:20:00Z",
+        "id": "telescope",
+        "title": "New space telescope launches",
+        "source": "Desk B",
+        "url": None,
+        "published_at": "2021-12-25T12:20:00Z",
     }
     assert best["text"].startswith("The James Webb Space Telescope lifted off")
     assert ARTICLES[1]["text"][best["start"] : best["end"]] == best["text"]
@@ -211,10 +215,18 @@ def test_create_rejects_bad_articles_and_stores_nothing(
         ("put", "/v1/check", {}, 405),
         ("post", "/v1/check", {"data": "claim=x", "content_type": "text/plain"}, 415),
         ("post", "/v1/check", {"data": "{not json", "content_type": "application/json"}, 400),
-        ("post", "/v1/check", {"data": b'{"claim": "\xff\xfe"}',
-                               "content_type": "application/json"}, 400),
-        ("post", "/v1/articles", {"data": b"{" + b" " * (3 * 1024 * 1024) + b"}",
-                                  "content_type": "application/json"}, 413),
+        (
+            "post",
+            "/v1/check",
+            {"data": b'{"claim": "\xff\xfe"}', "content_type": "application/json"},
+            400,
+        ),
+        (
+            "post",
+            "/v1/articles",
+            {"data": b"{" + b" " * (3 * 1024 * 1024) + b"}", "content_type": "application/json"},
+            413,
+        ),
         ("get", "/v1/articles?cursor=%%%", {}, 422),
         ("get", "/v1/articles?limit=1000", {}, 422),
     ],

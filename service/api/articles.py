@@ -27,7 +27,8 @@ def create_article() -> tuple[Response, int, dict[str, str]]:
     svc = services()
     if len(fields["text"]) > svc.config.max_article_chars:
         raise ApiError(
-            422, "Invalid request",
+            422,
+            "Invalid request",
             f"The article text exceeds {svc.config.max_article_chars} characters.",
             errors={"text": [f"Longer than {svc.config.max_article_chars} characters."]},
         )
@@ -91,6 +92,8 @@ def _decode_cursor(cursor: str) -> str:
         return after
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(
-            422, "Invalid request", "The cursor is not one this API returned.",
+            422,
+            "Invalid request",
+            "The cursor is not one this API returned.",
             errors={"cursor": ["Invalid cursor."]},
         ) from exc

@@ -29,7 +29,9 @@ def _check(params: dict[str, Any]) -> Response:
     claim, top_k = params["claim"], params["top_k"]
     if len(claim) > svc.config.max_claim_chars:
         raise ApiError(
-            422, "Invalid request", f"The claim exceeds {svc.config.max_claim_chars} characters.",
+            422,
+            "Invalid request",
+            f"The claim exceeds {svc.config.max_claim_chars} characters.",
             errors={"claim": [f"Longer than {svc.config.max_claim_chars} characters."]},
         )
     top_k = min(top_k, svc.config.max_top_k)

@@ -26,7 +26,7 @@ class Services:
 
 
 def services() -> Services:
-    return current_app.extensions["factcheck"]  # type: ignore[no-any-return]
+    return current_app.extensions["factcheck"]
 
 
 def json_body() -> Any:
@@ -42,6 +42,6 @@ def json_body() -> Any:
 def load(schema: ma.Schema, data: Any, where: str) -> dict[str, Any]:
     """Validate with a schema; 422 problem naming each bad or unknown field."""
     try:
-        return schema.load(data)  # type: ignore[no-any-return]
+        return schema.load(data)
     except ma.ValidationError as exc:
         raise validation_problem(exc, where) from exc

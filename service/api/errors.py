@@ -23,8 +23,13 @@ class ApiError(Exception):
     """An error the API answers deliberately, with its problem fields."""
 
     def __init__(
-        self, status: int, title: str, detail: str, type_: str = "about:blank",
-        errors: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        type_: str = "about:blank",
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.type = status, title, detail, type_
@@ -32,8 +37,12 @@ class ApiError(Exception):
 
 
 def problem(
-    status: int, title: str, detail: str, type_: str = "about:blank",
-    errors: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+    status: int,
+    title: str,
+    detail: str,
+    type_: str = "about:blank",
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if errors:
@@ -50,8 +59,11 @@ def validation_problem(exc: ma.ValidationError, where: str) -> ApiError:
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
     fields = ", ".join(sorted(messages))
     return ApiError(
-        422, "Invalid request", f"The {where} has invalid or unknown fields: {fields}.",
-        VALIDATION, errors=messages,
+        422,
+        "Invalid request",
+        f"The {where} has invalid or unknown fields: {fields}.",
+        VALIDATION,
+        errors=messages,
     )
 
 
@@ -71,7 +83,10 @@ def register_error_handlers(app: Flask) -> None:
     def _store_down(exc: StoreUnavailable) -> Response:
         log.warning("store unavailable: %s", exc)
         return problem(
-            503, "Service Unavailable", "The store is unreachable; retry shortly.", UNAVAILABLE,
+            503,
+            "Service Unavailable",
+            "The store is unreachable; retry shortly.",
+            UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 

@@ -66,7 +66,8 @@ class StatementIndex:
             ordinal = self._ordinals.setdefault(article_id, len(self._article_ids))
             if ordinal == len(self._article_ids):
                 self._article_ids.append(article_id)
-            self._vectors[rows] = data.vectors
+            if count:  # an article without statements has (0, 0) vectors from the store
+                self._vectors[rows] = data.vectors
             self._alive[rows] = True
             self._row_article[rows] = ordinal
             self._row_position[rows] = np.arange(count)

@@ -60,10 +60,17 @@ def ingest_article(
     vectors = embedder.encode([s.text for s in statements])
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     article = Article(
-        id=article_id, title=fields["title"], source=fields["source"], url=fields.get("url"),
-        published_at=fields.get("published_at"), language=fields.get("language"), text=text,
-        content_hash=digest, statement_count=len(statements),
-        created_at=existing.created_at if existing else now, updated_at=now,
+        id=article_id,
+        title=fields["title"],
+        source=fields["source"],
+        url=fields.get("url"),
+        published_at=fields.get("published_at"),
+        language=fields.get("language"),
+        text=text,
+        content_hash=digest,
+        statement_count=len(statements),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
     )
     result = store.put_article(article, statements, vectors)
     return IngestResult(article, "created" if result.created else "replaced")

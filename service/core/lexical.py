@@ -97,7 +97,9 @@ class BM25:
         lengths[remap[old_rows]] = self.lengths[old_rows]
         self.lengths = lengths
 
-    def search(self, query: str, alive: np.ndarray, live_count: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: str, alive: np.ndarray, live_count: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of every live row sharing a term with the query, unsorted."""
         terms = dict.fromkeys(tokenize(query))
         if not terms or live_count == 0:

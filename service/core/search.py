@@ -50,7 +50,10 @@ class CheckResult:
 
 
 def rank(
-    index: SyncedIndex, claim: str, query: np.ndarray, top_k: int,
+    index: SyncedIndex,
+    claim: str,
+    query: np.ndarray,
+    top_k: int,
     lexical_weight: float = LEXICAL_WEIGHT,
 ) -> list[tuple[Key, Scores]]:
     """Fuse cosine similarity with normalised BM25 over the union of both candidate lists."""
@@ -89,11 +92,16 @@ def check_claim(
     ][:top_k]
     done = time.perf_counter()
     return CheckResult(
-        claim=claim, evidence=evidence, index=index.stats(), model=embedder.name,
+        claim=claim,
+        evidence=evidence,
+        index=index.stats(),
+        model=embedder.name,
         took_ms=round((done - started) * 1000, 3),
         timings_ms={
-            "sync": (synced - started) * 1000, "embed": (embedded - synced) * 1000,
-            "rank": (searched - embedded) * 1000, "resolve": (done - searched) * 1000,
+            "sync": (synced - started) * 1000,
+            "embed": (embedded - synced) * 1000,
+            "rank": (searched - embedded) * 1000,
+            "resolve": (done - searched) * 1000,
         },
     )
 

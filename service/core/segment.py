@@ -116,7 +116,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def segment(text: str, language: str = "en", max_chars: int = MAX_STATEMENT_CHARS) -> list[Statement]:
+def segment(
+    text: str, language: str = "en", max_chars: int = MAX_STATEMENT_CHARS
+) -> list[Statement]:
     """Split text into statements with exact offsets and a context of the neighbouring ones."""
     spans: list[tuple[int, int]] = []
     for block_start, block_end in blocks(text):
@@ -136,7 +138,5 @@ def segment(text: str, language: str = "en", max_chars: int = MAX_STATEMENT_CHAR
     for i, (start, end) in enumerate(spans):
         context_start = spans[i - 1][0] if i > 0 else start
         context_end = spans[i + 1][1] if i + 1 < len(spans) else end
-        statements.append(
-            Statement(i, start, end, text[start:end], context_start, context_end)
-        )
+        statements.append(Statement(i, start, end, text[start:end], context_start, context_end))
     return statements

@@ -12,7 +12,16 @@ from service.store.base import (
     StoreUnavailable,
 )
 
-__all__ = ["Article", "Changes", "Hit", "IndexData", "PutResult", "Store", "StoreUnavailable", "open_store"]
+__all__ = [
+    "Article",
+    "Changes",
+    "Hit",
+    "IndexData",
+    "PutResult",
+    "Store",
+    "StoreUnavailable",
+    "open_store",
+]
 
 
 def open_store(url: str, redis_prefix: str = "factcheck", redis_timeout_s: float = 2.0) -> Store:

@@ -58,7 +58,9 @@ class RedisStore(Store):
         self.url = url
         self.prefix = prefix
         self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
             health_check_interval=30,
         )
         self._put = self.client.register_script(_PUT)
@@ -69,9 +71,13 @@ class RedisStore(Store):
 
     def _article_keys(self, article_id: str) -> list[str]:
         return [
-            self._key("art", article_id), self._key("stm", article_id),
-            self._key("vec", article_id), self._key("hash-ids"), self._key("ids"),
-            self._key("changes"), self._key("seq"),
+            self._key("art", article_id),
+            self._key("stm", article_id),
+            self._key("vec", article_id),
+            self._key("hash-ids"),
+            self._key("ids"),
+            self._key("changes"),
+            self._key("seq"),
         ]
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -90,8 +96,14 @@ class RedisStore(Store):
         created, seq = self._call(
             self._put,
             keys=self._article_keys(article.id),
-            args=[article.id, json.dumps(article.meta()), article.text or "", json.dumps(rows),
-                  blob, article.content_hash],
+            args=[
+                article.id,
+                json.dumps(article.meta()),
+                article.text or "",
+                json.dumps(rows),
+                blob,
+                article.content_hash,
+            ],
         )
         return PutResult(created=bool(created), version=int(seq))
 
@@ -114,8 +126,12 @@ class RedisStore(Store):
         # Members are "<hash>\0<id>": several ids may share a hash, the smallest id answers.
         prefix = content_hash.encode() + b"\0"
         found = self._call(
-            self.client.zrangebylex, self._key("hash-ids"), b"[" + prefix,
-            b"(" + content_hash.encode() + b"\1", 0, 1,
+            self.client.zrangebylex,
+            self._key("hash-ids"),
+            b"[" + prefix,
+            b"(" + content_hash.encode() + b"\1",
+            0,
+            1,
         )
         return found[0][len(prefix) :].decode() if found else None
 
@@ -162,7 +178,9 @@ class RedisStore(Store):
             start = b"(" + after.encode() if after else b"-"
             ids = [
                 i.decode()
-                for i in self._call(self.client.zrangebylex, self._key("ids"), start, b"+", 0, batch)
+                for i in self._call(
+                    self.client.zrangebylex, self._key("ids"), start, b"+", 0, batch
+                )
             ]
             if not ids:
                 return
@@ -190,10 +208,13 @@ class RedisStore(Store):
             article, statements = entry
             s = statements[position]
             full = article.text or ""
-            hits.append(Hit(
-                article=_without_text(article), statement=s,
-                context=full[s.context_start : s.context_end],
-            ))
+            hits.append(
+                Hit(
+                    article=_without_text(article),
+                    statement=s,
+                    context=full[s.context_start : s.context_end],
+                )
+            )
         return hits
 
     def count_articles(self) -> int:

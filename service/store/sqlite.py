@@ -139,9 +139,16 @@ class SQLiteStore(Store):
                 "text, content_hash, statement_count, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    article.id, article.title, article.source, article.url,
-                    article.published_at, article.language, article.text or "",
-                    article.content_hash, article.statement_count, article.created_at,
+                    article.id,
+                    article.title,
+                    article.source,
+                    article.url,
+                    article.published_at,
+                    article.language,
+                    article.text or "",
+                    article.content_hash,
+                    article.statement_count,
+                    article.created_at,
                     article.updated_at,
                 ),
             )
@@ -149,8 +156,16 @@ class SQLiteStore(Store):
                 "INSERT INTO statements(article_id, position, start, end, context_start, "
                 "context_end, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (article.id, s.position, s.start, s.end, s.context_start, s.context_end,
-                     s.text, vectors[i].tobytes())
+                    (
+                        article.id,
+                        s.position,
+                        s.start,
+                        s.end,
+                        s.context_start,
+                        s.context_end,
+                        s.text,
+                        vectors[i].tobytes(),
+                    )
                     for i, s in enumerate(statements)
                 ],
             )
@@ -167,9 +182,11 @@ class SQLiteStore(Store):
 
     def get_article(self, article_id: str, with_text: bool = True) -> Article | None:
         columns = _META_COLUMNS + (", text" if with_text else "")
-        row = self._conn().execute(
-            f"SELECT {columns} FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(f"SELECT {columns} FROM articles WHERE id = ?", (article_id,))
+            .fetchone()
+        )
         return _article(row) if row else None
 
     def get_statements(self, article_id: str) -> list[Statement]:
@@ -180,9 +197,14 @@ class SQLiteStore(Store):
         return [Statement(*row) for row in rows]
 
     def find_by_hash(self, content_hash: str) -> str | None:
-        row = self._conn().execute(
-            "SELECT id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", (content_hash,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT id FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
+                (content_hash,),
+            )
+            .fetchone()
+        )
         return row[0] if row else None
 
     def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
@@ -282,12 +304,20 @@ class SQLiteStore(Store):
 
 
 def _article(row: Sequence[object]) -> Article:
-    (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[:10]
+    (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[
+        :10
+    ]
     return Article(
-        id=str(id_), title=str(title), source=str(source), url=_opt(url),
-        published_at=_opt(published_at), language=_opt(language), content_hash=str(content_hash),
+        id=str(id_),
+        title=str(title),
+        source=str(source),
+        url=_opt(url),
+        published_at=_opt(published_at),
+        language=_opt(language),
+        content_hash=str(content_hash),
         statement_count=int(count),  # type: ignore[call-overload]
-        created_at=str(created), updated_at=str(updated),
+        created_at=str(created),
+        updated_at=str(updated),
         text=str(row[10]) if len(row) > 10 else None,
     )
 

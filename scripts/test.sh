@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run the test suite against a real Redis: the one at FACTCHECK_TEST_REDIS (default
+# 127.0.0.1:6379 db 15, where tests only touch their own key prefixes) if it answers,
+# otherwise a private redis-server on a free port in a temp dir, stopped afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+export FACTCHECK_TEST_REDIS=${FACTCHECK_TEST_REDIS:-redis://127.0.0.1:6379/15}
+
+redis_answers() {
+  "$PY" -c "import redis,sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" \
+    "$1" >/dev/null 2>&1
+}
+
+if ! redis_answers "$FACTCHECK_TEST_REDIS"; then
+  command -v redis-server >/dev/null || {
+    echo "redis-server is not installed: sudo apt-get install -y redis-server" >&2; exit 1; }
+  dir=$(mktemp -d)
+  port=$("$PY" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+  trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+  export FACTCHECK_TEST_REDIS="redis://127.0.0.1:$port/0"
+  for _ in $(seq 100); do redis_answers "$FACTCHECK_TEST_REDIS" && break; sleep 0.1; done
+  echo "using a private redis-server at $FACTCHECK_TEST_REDIS"
+fi
+
+status=0
+"$PY" -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$status"
