@@ -19,7 +19,8 @@ class CheckRequestSchema(StrictSchema):
         required=True,
         validate=[ma.validate.Length(min=1, max=MAX_CLAIM_CHARS), not_blank, no_control_chars],
     )
-    top_k = ma.fields.Integer(load_default=5, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    # None: the service's configured default (FACTCHECK_DEFAULT_TOP_K).
+    top_k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
 
 
 class ScoresSchema(ma.Schema):

@@ -34,6 +34,6 @@ def _check(params: dict[str, Any]) -> Response:
             f"The claim exceeds {svc.config.max_claim_chars} characters.",
             errors={"claim": [f"Longer than {svc.config.max_claim_chars} characters."]},
         )
-    top_k = min(top_k, svc.config.max_top_k)
+    top_k = min(top_k or svc.config.default_top_k, svc.config.max_top_k)
     result = check_claim(claim, top_k, svc.store, svc.embedder, svc.index)
     return jsonify(CheckResponseSchema().dump(result))
