@@ -37,7 +37,7 @@ def expand(paths: list[Path]) -> list[Path]:
             found.extend(
                 p
                 for p in sorted(path.rglob("*"))
-                if p.suffix in SUFFIXES and p.is_file() and p.name != "metadata.jsonl"
+                if p.suffix.lower() in SUFFIXES and p.is_file() and p.name != "metadata.jsonl"
             )
         else:
             found.append(path)
@@ -49,13 +49,15 @@ def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
     meta = folder / "metadata.jsonl"
     if not meta.exists():
         return {}
-    rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line]
+    lines = meta.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     return {row["file"]: row for row in rows if "file" in row}
 
 
 def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record]:
     """Yield the article records in one file."""
-    if path.suffix == ".txt":
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
         text = path.read_text(encoding="utf-8")
         meta = _sidecar(path.parent).get(path.name, {})
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
@@ -71,18 +73,18 @@ def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record
             key=path.stem,
         )
         return
-    if path.suffix == ".json":
+    if suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         for i, item in enumerate(data if isinstance(data, list) else [data]):
             yield _from_object(item, f"{path}[{i}]", default_source)
         return
-    if path.suffix == ".jsonl":
+    if suffix == ".jsonl":
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
                     yield _from_object(json.loads(line), f"{path}:{number}", default_source)
         return
-    raise ValueError(f"{path}: unsupported file type (use {', '.join(SUFFIXES)})")
+    raise ValueError(f"unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
 
 
 def _from_object(item: Any, origin: str, default_source: str) -> Record:
