@@ -249,3 +249,27 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json() == {"status": "ready", "checks": {"model": "loaded", "store": "ok"}}
+
+
+def test_unreachable_store_is_503_not_a_crash(embedder: object) -> None:
+    """A Redis nobody listens on: the app still starts, says it is not ready, and every data
+    call answers 503 problem+json with Retry-After instead of hanging or a 500."""
+    from service import create_app
+    from tests.conftest import SpecCheckingClient
+    from tests.live import free_port
+
+    app = create_app({"store": f"redis://127.0.0.1:{free_port()}/0", "redis_timeout_s": 0.5})
+    app.test_client_class = SpecCheckingClient
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["store"] == "unreachable"
+    for response in (
+        client.get("/v1/check?claim=anything"),
+        client.post("/v1/articles", json={"title": "t", "source": "s", "text": "A fact."}),
+        client.get("/v1/articles"),
+    ):
+        assert response.status_code == 503
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["Retry-After"].isdigit()
