@@ -38,6 +38,9 @@ class Embedder:
         self.load_seconds = time.perf_counter() - started
         # torch modules are not guaranteed re-entrant; gthread workers share one model.
         self._lock = threading.Lock()
+        # The first forward pass is several times slower (allocations, kernel choice): pay it
+        # at start, not in the first user's request.
+        self.encode(["warm up"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return a (len(texts), dimension) float32 matrix of unit vectors."""
