@@ -13,13 +13,21 @@ MAX_CLAIM_CHARS = 2000
 
 
 class CheckRequestSchema(StrictSchema):
-    """POST /v1/check body, and GET /v1/check query parameters."""
+    """POST /v1/check body."""
 
     claim = ma.fields.String(
         required=True,
         validate=[ma.validate.Length(min=1, max=MAX_CLAIM_CHARS), not_blank, no_control_chars],
     )
     # None: the service's configured default (FACTCHECK_DEFAULT_TOP_K).
+    top_k = ma.fields.Integer(
+        load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
+    )
+
+
+class CheckQuerySchema(CheckRequestSchema):
+    """GET /v1/check query parameters: the same fields, numbers arrive as text."""
+
     top_k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
 
 

@@ -16,9 +16,10 @@ class StrictSchema(ma.Schema):
 
 
 def no_control_chars(value: str) -> None:
-    """NUL and other C0 controls (except tab and line breaks) never belong in article text."""
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ma.ValidationError("Must not contain control characters.")
+    """NUL and other C0 controls (except tab and line breaks) never belong in text, nor do
+    lone UTF-16 surrogates (JSON can spell them as \\ud800; no encoder can write them)."""
+    if any((ord(c) < 32 and c not in "\t\n\r") or "\ud800" <= c <= "\udfff" for c in value):
+        raise ma.ValidationError("Must not contain control characters or lone surrogates.")
 
 
 def not_blank(value: str) -> None:

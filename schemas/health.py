@@ -10,5 +10,5 @@ class HealthSchema(ma.Schema):
 
 
 class ReadinessSchema(ma.Schema):
-    status = ma.fields.String(required=True)  # ready | unavailable
+    status = ma.fields.String(required=True)  # always "ready"; not ready is a 503 problem
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)

@@ -25,8 +25,8 @@ class Config:
     default_top_k: int = 5
     max_top_k: int = 50
     max_claim_chars: int = 2000
-    max_article_chars: int = 1_000_000
-    max_statements_per_article: int = 5000
+    max_article_chars: int = 100_000
+    max_statements_per_article: int = 2000
     max_request_bytes: int = 2 * 1024 * 1024
     embed_batch_size: int = 64
     redis_prefix: str = "factcheck"

@@ -11,7 +11,11 @@ workers = _config.workers
 # Each worker loads its own model and index: torch does not survive fork reliably, so no
 # preload_app. One thread per worker keeps the model's CPU use predictable on small machines.
 worker_class = "sync"
-timeout = 60
+# Ingesting the largest accepted article (embedding ~1000 statements) fits well inside this.
+timeout = 120
+# 0 = gunicorn's own 1 MiB bound instead of 8 KiB: a GET claim of 2000 non-ASCII characters
+# is ~24 KB once percent-encoded, and gunicorn's 414 page would be HTML, not problem+json.
+limit_request_line = 0
 graceful_timeout = 20
 # No runtime control socket: several instances may share a machine, and it is one more
 # way in that nobody uses here.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -173,13 +174,18 @@ def test_empty_index_answers_no_evidence(client: FlaskClient) -> None:
         ({"claim": "ok", "top_k": "five"}, "top_k"),
         ({"claim": 12}, "claim"),
         ({"claim": "ok", "colour": "red"}, "colour"),
+        ({"claim": "ok", "top_k": 5.5}, "top_k"),
+        ({"claim": "ok", "top_k": "5"}, "top_k"),
+        ({"claim": "lone \ud800 surrogate"}, "claim"),
         ([1, 2], "_schema"),
     ],
 )
 def test_check_rejects_bad_input_naming_the_field(
     client: FlaskClient, payload: Any, field: str
 ) -> None:
-    response = client.post("/v1/check", json=payload)
+    # Encoded here (ASCII escapes) so that a lone surrogate can travel as JSON allows.
+    body = json.dumps(payload)
+    response = client.post("/v1/check", data=body, content_type="application/json")
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert field in response.get_json()["errors"]
@@ -227,6 +233,7 @@ def test_create_rejects_bad_articles_and_stores_nothing(
             {"data": b"{" + b" " * (3 * 1024 * 1024) + b"}", "content_type": "application/json"},
             413,
         ),
+        ("post", "/v1/check", {"data": "[" * 100_000, "content_type": "application/json"}, 400),
         ("get", "/v1/articles?cursor=%%%", {}, 422),
         ("get", "/v1/articles?limit=1000", {}, 422),
     ],
@@ -264,7 +271,8 @@ def test_unreachable_store_is_503_not_a_crash(embedder: object) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.get_json()["checks"]["store"] == "unreachable"
+    assert ready.mimetype == "application/problem+json"
+    assert ready.get_json()["errors"] == {"store": ["unreachable"]}
     for response in (
         client.get("/v1/check?claim=anything"),
         client.post("/v1/articles", json={"title": "t", "source": "s", "text": "A fact."}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ from service.core.lexical import tokenize
 from service.core.search import LEXICAL_WEIGHT, check_claim
 from service.core.segment import segment
 from service.store import Article, IndexData, Store, open_store
+from service.store.redis import RedisStore
+from service.store.sqlite import SQLiteStore
 
 DIM = 8
 WORDS = [
@@ -668,3 +671,88 @@ def test_check_claim_on_empty_index(store: Store, embedder: Embedder) -> None:
     result = check_claim("NATO is the best security guarantee", 5, store, embedder, index)
     assert result.evidence == []
     assert result.index.statements == 0
+
+
+def _snapshot(store: Store) -> object:
+    """A copy of the store's whole data, to put back later (a backup, or an AOF that lost its
+    last second)."""
+    if isinstance(store, SQLiteStore):
+        copy = sqlite3.connect(":memory:")
+        store._conn().backup(copy)
+        return copy
+    assert isinstance(store, RedisStore)
+    keys = list(store.client.scan_iter(match=f"{store.prefix}:*"))
+    return {key: store.client.dump(key) for key in keys}
+
+
+def _restore(store: Store, snapshot: object) -> None:
+    if isinstance(store, SQLiteStore):
+        assert isinstance(snapshot, sqlite3.Connection)
+        snapshot.backup(store._conn())
+        return
+    assert isinstance(store, RedisStore) and isinstance(snapshot, dict)
+    current = list(store.client.scan_iter(match=f"{store.prefix}:*"))
+    if current:
+        store.client.delete(*current)
+    for key, value in snapshot.items():
+        store.client.restore(key, 0, value)
+
+
+def test_index_reloads_when_the_store_goes_back_in_time(store: Store) -> None:
+    """Writes lost by a restore must leave no ghosts, and new writes that reuse their sequence
+    numbers must not be skipped."""
+
+    def put(article_id: str, text: str) -> None:
+        statements = segment(text)
+        vectors = np.eye(8, dtype=np.float32)[: len(statements)]
+        store.put_article(
+            Article(
+                id=article_id,
+                title=article_id,
+                source="S",
+                content_hash=article_id,
+                statement_count=len(statements),
+                created_at="t",
+                updated_at="t",
+                text=text,
+            ),
+            statements,
+            vectors,
+        )
+
+    index = SyncedIndex(store, 8)
+    put("kept", "Penguins live in Antarctica.")
+    index.rebuild()
+    backup = _snapshot(store)
+    put("lost", "Glaciers retreat in summer.")
+    index.sync()
+    assert index.lexical_search("glaciers", 5)[0][0] == ("lost", 0)
+
+    _restore(store, backup)
+    put("new", "Volcanoes erupt lava.")  # takes the sequence number "lost" had
+    index.sync()
+    assert index.lexical_search("glaciers", 5) == []
+    assert index.lexical_search("volcanoes", 5)[0][0] == ("new", 0)
+    assert index.stats().articles == 2
+
+
+def test_fused_ranking_does_not_depend_on_top_k() -> None:
+    """Every candidate is fused with its exact BM25 score, so a longer list only extends a
+    shorter one."""
+    from service.core.search import rank
+
+    rng = np.random.default_rng(7)
+    words = ["alliance", "summit", "treaty", "budget", "defence", "border", "trade", "talks"]
+    index = StatementIndex(8)
+    for i in range(300):
+        picked = rng.choice(words, size=3, replace=False)
+        vectors = rng.normal(size=(1, 8)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index.replace(f"a{i:03d}", IndexData(texts=[f"nato {' '.join(picked)}"], vectors=vectors))
+    query = rng.normal(size=8).astype(np.float32)
+    query /= np.linalg.norm(query)
+    claim = "nato summit treaty"
+    short = rank(index, claim, query, 5)
+    long = rank(index, claim, query, 50)
+    assert [key for key, _ in short] == [key for key, _ in long[:5]]
+    assert all(scores.lexical > 0 for _, scores in long)  # every statement has "nato"

@@ -135,3 +135,14 @@ def test_sample_corpus_is_the_projects_own(tmp_path: Path) -> None:
     assert len(records) >= 12
     assert len({r["source"] for r in records}) >= 4
     assert all(r["published_at"] and r["title"] and r["text"] for r in records)
+
+
+def test_long_non_ascii_get_claim_is_answered_not_refused(sample_server: LiveServer) -> None:
+    """2000 characters is the claim limit; percent-encoded they far exceed gunicorn's default
+    8 KiB request line, whose 414 page would be HTML."""
+    import requests
+
+    claim = "é" * 2000
+    response = requests.get(f"{sample_server.url}/v1/check", params={"claim": claim}, timeout=60)
+    assert response.status_code == 200
+    assert response.json()["claim"] == claim

@@ -267,3 +267,21 @@ def test_seed_articles_segment_cleanly() -> None:
         for line in text.splitlines():
             words = re.findall(r"\w+", line)
             assert all(w in covered for w in words), f"{path.name}: lost text in {line!r}"
+
+
+@pytest.mark.parametrize("size", [50, 400])
+def test_long_paragraphs_reach_pysbd_in_pieces_cut_at_sentence_ends(size: int) -> None:
+    from service.core.segment import _chunks
+
+    block = "The committee met on Monday. It said prices rose by 3.5 per cent in May. " * 40
+    pieces = _chunks(block, size)
+    assert "".join(piece for _, piece in pieces) == block
+    assert all(len(piece) <= size for _, piece in pieces)
+    assert all(block[offset : offset + len(piece)] == piece for offset, piece in pieces)
+    assert all(piece.endswith(". ") for _, piece in pieces[:-1])
+    statements = segment(block)
+    assert [s.text for s in statements[:2]] == [
+        "The committee met on Monday.",
+        "It said prices rose by 3.5 per cent in May.",
+    ]
+    assert len(statements) == 80

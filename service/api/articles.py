@@ -46,14 +46,11 @@ def create_article() -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/<article_id>")
 def get_article(article_id: str) -> Response:
-    svc = services()
-    article = svc.store.get_article(article_id)
-    if article is None:
+    found = services().store.get_article_with_statements(article_id)
+    if found is None:
         raise ApiError(404, "Not Found", f"No article with id {article_id!r}.")
-    statements = [
-        {**s.__dict__, "id": f"{article.id}:{s.position}"}
-        for s in svc.store.get_statements(article_id)
-    ]
+    article, rows = found
+    statements = [{**s.__dict__, "id": f"{article.id}:{s.position}"} for s in rows]
     return jsonify(ArticleDetailSchema().dump({**article.__dict__, "statement_list": statements}))
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from schemas.check import CheckRequestSchema, CheckResponseSchema
+from schemas.check import CheckQuerySchema, CheckRequestSchema, CheckResponseSchema
 from service.api.common import json_body, load, services
 from service.api.errors import ApiError
 from service.core.search import check_claim
@@ -21,7 +21,7 @@ def check_post() -> Response:
 
 @bp.get("")
 def check_get() -> Response:
-    return _check(load(CheckRequestSchema(), request.args.to_dict(), "query string"))
+    return _check(load(CheckQuerySchema(), request.args.to_dict(), "query string"))
 
 
 def _check(params: dict[str, Any]) -> Response:

@@ -33,7 +33,10 @@ def json_body() -> Any:
     """The request's JSON body: 415 unless sent as JSON, 400 when it does not parse."""
     if not request.is_json:
         raise ApiError(415, "Unsupported Media Type", "Send the body as application/json.")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: not a document we could validate
+        body = None
     if body is None:
         raise ApiError(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
     return body

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify
 
 from schemas.health import HealthSchema, ReadinessSchema
 from service.api.common import services
+from service.api.errors import RETRY_AFTER_S, UNAVAILABLE, ApiError
 from service.store.base import StoreUnavailable
 
 bp = Blueprint("health", __name__)
@@ -31,9 +32,17 @@ def readyz() -> tuple[Response, int]:
         checks["store"] = "ok"
     except StoreUnavailable:
         checks["store"] = "unreachable"
-    ready = all(v in {"ok", "loaded"} for v in checks.values())
-    body = ReadinessSchema().dump({"status": "ready" if ready else "unavailable", "checks": checks})
-    return jsonify(body), 200 if ready else 503
+    failing = {name: [state] for name, state in checks.items() if state not in {"ok", "loaded"}}
+    if failing:
+        raise ApiError(
+            503,
+            "Service Unavailable",
+            f"Not ready: {', '.join(sorted(failing))}.",
+            UNAVAILABLE,
+            errors=failing,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    return jsonify(ReadinessSchema().dump({"status": "ready", "checks": checks})), 200
 
 
 @bp.get("/openapi.yaml")

@@ -34,7 +34,12 @@ class StatementIndex:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self._vectors = np.zeros((1024, dimension), dtype=np.float32)
+        self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty the index (also what a full reload starts from)."""
+        self._vectors = np.zeros((1024, self.dimension), dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
         self._row_article = np.zeros(1024, dtype=np.int64)  # ordinal into _article_ids
         self._row_position = np.zeros(1024, dtype=np.int64)
@@ -45,7 +50,6 @@ class StatementIndex:
         self._live = 0
         self.lexical = BM25()
         self.version = 0
-        self._lock = threading.RLock()
 
     # -- writes -------------------------------------------------------------------------
     def replace(self, article_id: str, data: IndexData) -> None:
@@ -131,6 +135,25 @@ class StatementIndex:
             rows = [self._row_of(k) for k in keys]
             return [float(self._vectors[r] @ query) if r is not None else 0.0 for r in rows]
 
+    def candidates(
+        self, query: np.ndarray, claim: str, pool: int
+    ) -> list[tuple[Key, float, float]]:
+        """(key, cosine, bm25) of the union of the pool best statements by each measure.
+
+        Both scores are exact for every candidate: a statement found by cosine similarity
+        keeps its full BM25 score even when it is outside the lexical top.
+        """
+        with self._lock:
+            used = self._used
+            cosine = self._vectors[:used] @ query.astype(np.float32)
+            cosine[~self._alive[:used]] = -np.inf
+            rows, scores = self.lexical.search(claim, self._alive, self._live)
+            bm25 = np.zeros(used, dtype=np.float32)
+            bm25[rows] = scores
+            picked = set(_top_rows(cosine, min(pool, self._live)))
+            picked.update(rows[_top_rows(scores, pool)].tolist())
+            return [(self._key(r), float(cosine[r]), float(bm25[r])) for r in sorted(picked)]
+
     def _row_of(self, key: Key) -> int | None:
         rows = self._rows.get(key[0])
         return int(rows[key[1]]) if rows is not None and key[1] < len(rows) else None
@@ -156,6 +179,7 @@ class SyncedIndex(StatementIndex):
         self.store = store
         self._sync_lock = threading.Lock()
         self.built = False
+        self.head: str | None = None  # the article whose change carries self.version
 
     def rebuild(self) -> None:
         """Load every article. Changes made during the load are applied by the next sync."""
@@ -164,21 +188,31 @@ class SyncedIndex(StatementIndex):
         self.sync()
 
     def _load_all(self) -> None:
-        version = self.store.version()  # read first: later writes are replayed, not lost
-        for article_id, data in self.store.iter_index_data():
-            self.replace(article_id, data)
-        self.version = version
+        self.built = False
+        # Read the head first: writes during the load are replayed by the next sync.
+        start = self.store.changes_since(self.store.version())
+        with self._lock:
+            self._reset()  # a reload after a failure or a store reset leaves no ghosts
+            for article_id, data in self.store.iter_index_data():
+                self.replace(article_id, data)
+            self.version, self.head = start.version, start.head
         self.built = True
 
     def sync(self) -> int:
         """Apply the store's changes since our version; returns the version now reached.
 
-        An index whose first load failed (store down at start) loads everything here.
+        An index whose first load failed (store down at start) loads everything here, and so
+        does one whose store lost history it had seen (wiped, or restored from a backup).
         """
         with self._sync_lock:
             if not self.built:
                 self._load_all()
-            changes = self.store.changes_since(self.version)
+            changes = self.store.changes_since(self.version, self.head)
+            if not changes.intact:
+                # The store was wiped or restored from an older copy: sequence numbers at or
+                # below ours may now name other writes, so only a full reload is safe.
+                self._load_all()
+                changes = self.store.changes_since(self.version, self.head)
             if changes.article_ids:
                 loaded = self.store.load_index_data(changes.article_ids)
                 with self._lock:
@@ -187,8 +221,16 @@ class SyncedIndex(StatementIndex):
                             self.replace(article_id, loaded[article_id])
                         else:
                             self.remove(article_id)
-            self.version = max(self.version, changes.version)
+            self.version, self.head = changes.version, changes.head
             return self.version
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, unordered."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.argpartition(-scores, k - 1)[:k]
 
 
 def _resized(array: np.ndarray, capacity: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def content_hash(fields: dict[str, Any]) -> str:
 
 
 def ingest_article(
-    store: Store, embedder: Embedder, fields: dict[str, Any], max_statements: int = 5000
+    store: Store, embedder: Embedder, fields: dict[str, Any], max_statements: int = 2000
 ) -> IngestResult:
     """Store an article. Idempotent: the same content again changes nothing.
 

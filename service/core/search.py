@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.core.embed import Embedder
-from service.core.index import IndexStats, Key, SyncedIndex
+from service.core.index import IndexStats, Key, StatementIndex, SyncedIndex
 from service.store.base import Hit, Store
 
 # Candidates taken from each retriever before fusion; enough that a statement ranked well by
@@ -50,25 +50,21 @@ class CheckResult:
 
 
 def rank(
-    index: SyncedIndex,
+    index: StatementIndex,
     claim: str,
     query: np.ndarray,
     top_k: int,
     lexical_weight: float = LEXICAL_WEIGHT,
 ) -> list[tuple[Key, Scores]]:
     """Fuse cosine similarity with normalised BM25 over the union of both candidate lists."""
-    pool = max(CANDIDATES, top_k)
-    dense = dict(index.dense(query, pool))
-    lexical = dict(index.lexical_search(claim, pool))
-    top_lexical = max(lexical.values(), default=0.0)
-    missing = [k for k in lexical if k not in dense]
-    dense.update(zip(missing, index.dense_scores(query, missing), strict=True))
+    candidates = index.candidates(query, claim, max(CANDIDATES, top_k))
+    top_lexical = max((bm25 for _, _, bm25 in candidates), default=0.0)
     fused = []
-    for key, cosine in dense.items():
-        lex = lexical.get(key, 0.0) / top_lexical if top_lexical > 0 else 0.0
+    for key, cosine, bm25 in candidates:
+        lex = bm25 / top_lexical if top_lexical > 0 else 0.0
         score = (1 - lexical_weight) * cosine + lexical_weight * lex
-        fused.append((key, Scores(dense=cosine, lexical=lexical.get(key, 0.0), fused=score)))
-    fused.sort(key=lambda item: -item[1].fused)
+        fused.append((key, Scores(dense=cosine, lexical=bm25, fused=score)))
+    fused.sort(key=lambda item: (-item[1].fused, item[0]))
     return fused[:top_k]
 
 

@@ -16,6 +16,10 @@ import pysbd
 _WORD = re.compile(r"\w")
 _SENTENCE_END = re.compile(r"""[.!?…:;"'”’)\]]\s*$""")
 MAX_STATEMENT_CHARS = 1000
+# pysbd's time grows about quadratically with its input (200 KB in one paragraph: ~40 s), so
+# long paragraphs go to it in pieces cut at a sentence end; each piece stays cheap.
+PYSBD_CHUNK_CHARS = 4000
+_CHUNK_CUT = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,22 @@ def _sentences(block: str, language: str) -> list[str]:
         return [block]
 
 
+def _chunks(block: str, size: int = PYSBD_CHUNK_CHARS) -> list[tuple[int, str]]:
+    """(offset, piece) pairs covering block, each at most size chars, cut after a sentence
+    end where there is one, else at white space."""
+    pieces = []
+    start = 0
+    while len(block) - start > size:
+        window = block[start : start + size]
+        ends = [m.end() for m in _CHUNK_CUT.finditer(window)]
+        cut = ends[-1] if ends and ends[-1] > size // 4 else window.rfind(" ") + 1
+        cut = cut if cut > 0 else size
+        pieces.append((start, block[start : start + cut]))
+        start += cut
+    pieces.append((start, block[start:]))
+    return pieces
+
+
 def _locate(block: str, sentence: str, cursor: int) -> tuple[int, int] | None:
     """Find a segmenter sentence inside its block at or after cursor."""
     needle = sentence.strip()
@@ -125,14 +145,16 @@ def segment(
         # Line breaks left inside a block join hard-wrapped lines: pysbd would split on them
         # again, so it sees spaces instead (same length, so offsets are unchanged).
         block = re.sub(r"[\r\n]", " ", text[block_start:block_end])
-        cursor = 0
-        for sentence in _sentences(block, language):
-            located = _locate(block, sentence, cursor)
-            if located is None:
-                continue
-            cursor = located[1]
-            start, end = _trim(text, block_start + located[0], block_start + located[1])
-            spans.extend(_split_long(start, end, text, max_chars))
+        for piece_start, piece in _chunks(block):
+            cursor = 0
+            for sentence in _sentences(piece, language):
+                located = _locate(piece, sentence, cursor)
+                if located is None:
+                    continue
+                cursor = located[1]
+                offset = block_start + piece_start
+                start, end = _trim(text, offset + located[0], offset + located[1])
+                spans.extend(_split_long(start, end, text, max_chars))
     spans = [(s, e) for s, e in spans if e > s and _WORD.search(text, s, e)]
     statements = []
     for i, (start, end) in enumerate(spans):

@@ -68,9 +68,16 @@ class PutResult:
 
 @dataclass
 class Changes:
-    """What changed after a version: articles to (re)load and the version now reached."""
+    """What changed after a version: articles to (re)load and the version now reached.
+
+    ``head`` is the article whose change carries ``version``. ``intact`` is False when the
+    history the caller had seen is gone (the store was wiped or restored from an older copy),
+    so that sequence numbers may now name other writes and only a full reload is safe.
+    """
 
     version: int
+    head: str | None = None
+    intact: bool = True
     article_ids: list[str] = field(default_factory=list)
 
 
@@ -96,6 +103,12 @@ class Store(abc.ABC):
     def get_statements(self, article_id: str) -> list[Statement]: ...
 
     @abc.abstractmethod
+    def get_article_with_statements(
+        self, article_id: str
+    ) -> tuple[Article, list[Statement]] | None:
+        """An article with its text and statements, read from one snapshot."""
+
+    @abc.abstractmethod
     def find_by_hash(self, content_hash: str) -> str | None:
         """The id of the article with this content hash, if any."""
 
@@ -108,7 +121,9 @@ class Store(abc.ABC):
         """The current change sequence number (0 for an empty, never written store)."""
 
     @abc.abstractmethod
-    def changes_since(self, version: int) -> Changes: ...
+    def changes_since(self, version: int, head: str | None = None) -> Changes:
+        """Articles changed after ``version``; ``head`` is the caller's last seen head, whose
+        change must still stand at ``version`` or later for the history to be intact."""
 
     @abc.abstractmethod
     def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:

@@ -122,6 +122,15 @@ class RedisStore(Store):
         raw = self._call(self.client.get, self._key("stm", article_id))
         return _statements(raw)
 
+    def get_article_with_statements(
+        self, article_id: str
+    ) -> tuple[Article, list[Statement]] | None:
+        pipe = self.client.pipeline(transaction=True)  # MULTI: one consistent view
+        pipe.hmget(self._key("art", article_id), ["meta", "text"])
+        pipe.get(self._key("stm", article_id))
+        (meta, text), raw = self._call(pipe.execute)
+        return (_article(meta, text), _statements(raw)) if meta is not None else None
+
     def find_by_hash(self, content_hash: str) -> str | None:
         # Members are "<hash>\0<id>": several ids may share a hash, the smallest id answers.
         prefix = content_hash.encode() + b"\0"
@@ -136,24 +145,40 @@ class RedisStore(Store):
         return found[0][len(prefix) :].decode() if found else None
 
     def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
-        start = b"(" + after.encode() if after else b"-"
-        ids = self._call(self.client.zrangebylex, self._key("ids"), start, b"+", 0, limit)
-        if not ids:
-            return []
-        pipe = self.client.pipeline(transaction=True)
-        for article_id in ids:
-            pipe.hget(self._key("art", article_id.decode()), "meta")
-        return [_article(m, None) for m in self._call(pipe.execute) if m is not None]
+        found: list[Article] = []
+        # An article deleted between the id scan and the read leaves a gap: read on, so that a
+        # short page always means the end of the list.
+        while len(found) < limit:
+            start = b"(" + after.encode() if after else b"-"
+            want = limit - len(found)
+            ids = self._call(self.client.zrangebylex, self._key("ids"), start, b"+", 0, want)
+            if not ids:
+                break
+            pipe = self.client.pipeline(transaction=True)
+            for article_id in ids:
+                pipe.hget(self._key("art", article_id.decode()), "meta")
+            found += [_article(m, None) for m in self._call(pipe.execute) if m is not None]
+            after = ids[-1].decode()
+        return found
 
     def version(self) -> int:
         return int(self._call(self.client.get, self._key("seq")) or 0)
 
-    def changes_since(self, version: int) -> Changes:
+    def changes_since(self, version: int, head: str | None = None) -> Changes:
         pipe = self.client.pipeline(transaction=True)
         pipe.get(self._key("seq"))
         pipe.zrangebyscore(self._key("changes"), f"({version}", "+inf")
-        current, ids = self._call(pipe.execute)
-        return Changes(version=int(current or 0), article_ids=[i.decode() for i in ids])
+        pipe.zscore(self._key("changes"), head or "")
+        pipe.zrevrange(self._key("changes"), 0, 0)
+        current, ids, seen, latest = self._call(pipe.execute)
+        current = int(current or 0)
+        intact = current >= version and (head is None or (seen is not None and seen >= version))
+        return Changes(
+            version=current,
+            head=latest[0].decode() if latest else None,
+            intact=intact,
+            article_ids=[i.decode() for i in ids],
+        )
 
     def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:
         if not article_ids:

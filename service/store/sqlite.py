@@ -97,14 +97,20 @@ class SQLiteStore(Store):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked beyond the timeout, disk trouble
+            raise StoreUnavailable(f"SQLite store busy or failing: {exc}") from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # also after a failed COMMIT, or the thread stays stuck
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):  # e.g. database or disk is full
+                raise StoreUnavailable(f"SQLite store failing: {exc}") from exc
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -196,6 +202,13 @@ class SQLiteStore(Store):
         )
         return [Statement(*row) for row in rows]
 
+    def get_article_with_statements(
+        self, article_id: str
+    ) -> tuple[Article, list[Statement]] | None:
+        with self._read():  # one snapshot: text and offsets always belong together
+            article = self.get_article(article_id)
+            return (article, self.get_statements(article_id)) if article else None
+
     def find_by_hash(self, content_hash: str) -> str | None:
         row = (
             self._conn()
@@ -218,18 +231,25 @@ class SQLiteStore(Store):
         row = self._conn().execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0])
 
-    def changes_since(self, version: int) -> Changes:
+    def changes_since(self, version: int, head: str | None = None) -> Changes:
         with self._read() as conn:
             current = int(conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
-            if current == version:
-                return Changes(version=current)
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT article_id FROM changes WHERE seq > ? ORDER BY seq", (version,)
-                )
-            ]
-        return Changes(version=current, article_ids=ids)
+            intact = current >= version
+            if head is not None:
+                row = conn.execute("SELECT seq FROM changes WHERE article_id = ?", (head,))
+                seen = row.fetchone()
+                intact = intact and seen is not None and seen[0] >= version
+            rows = conn.execute(
+                "SELECT article_id FROM changes WHERE seq > ? ORDER BY seq", (version,)
+            ).fetchall()
+            last = conn.execute("SELECT article_id FROM changes ORDER BY seq DESC LIMIT 1")
+            latest = last.fetchone()
+        return Changes(
+            version=current,
+            head=latest[0] if latest else None,
+            intact=intact,
+            article_ids=[r[0] for r in rows],
+        )
 
     def load_index_data(self, article_ids: Sequence[str]) -> dict[str, IndexData]:
         found: dict[str, IndexData] = {}
