@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import pysbd
 
+from service.core import boilerplate
+
 # A statement needs at least one letter or digit: lone punctuation or bullets are not claims.
 _WORD = re.compile(r"\w")
 _SENTENCE_END = re.compile(r"""[.!?…:;"'”’)\]]\s*$""")
@@ -137,14 +139,23 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def segment(
-    text: str, language: str = "en", max_chars: int = MAX_STATEMENT_CHARS
+    text: str, language: str = "en", max_chars: int = MAX_STATEMENT_CHARS, clean: bool = True
 ) -> list[Statement]:
-    """Split text into statements with exact offsets and a context of the neighbouring ones."""
+    """Split text into statements with exact offsets and a context of the neighbouring ones.
+
+    With clean (the default), page furniture that is not reporting (see boilerplate.py) is
+    left out, and so is a paragraph that repeats an earlier one; positions and contexts are
+    over the statements kept.
+    """
     spans: list[tuple[int, int]] = []
+    seen: set[str] = set()
     for block_start, block_end in blocks(text):
+        if clean and boilerplate.seen_before(text[block_start:block_end], seen):
+            continue
         # Line breaks left inside a block join hard-wrapped lines: pysbd would split on them
         # again, so it sees spaces instead (same length, so offsets are unchanged).
         block = re.sub(r"[\r\n]", " ", text[block_start:block_end])
+        sentences: list[tuple[int, int]] = []
         for piece_start, piece in _chunks(block):
             cursor = 0
             for sentence in _sentences(piece, language):
@@ -153,8 +164,11 @@ def segment(
                     continue
                 cursor = located[1]
                 offset = block_start + piece_start
-                start, end = _trim(text, offset + located[0], offset + located[1])
-                spans.extend(_split_long(start, end, text, max_chars))
+                sentences.append(_trim(text, offset + located[0], offset + located[1]))
+        if clean:
+            sentences = boilerplate.clean_block(text, sentences)
+        for start, end in sentences:
+            spans.extend(_split_long(start, end, text, max_chars))
     spans = [(s, e) for s, e in spans if e > s and _WORD.search(text, s, e)]
     statements = []
     for i, (start, end) in enumerate(spans):
