@@ -23,6 +23,8 @@ class Config:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     default_top_k: int = 5
+    # Least cosine similarity between claim and statement for evidence (docs/quality.md).
+    min_score: float = 0.3
     max_top_k: int = 50
     max_claim_chars: int = 2000
     max_article_chars: int = 100_000

@@ -123,7 +123,12 @@ def test_list_pages_with_stable_cursor(client: FlaskClient) -> None:
 
 def test_check_post_finds_the_supporting_statement(loaded: FlaskClient) -> None:
     response = loaded.post(
-        "/v1/check", json={"claim": "The Webb telescope was launched by an Ariane 5", "top_k": 3}
+        "/v1/check",
+        json={
+            "claim": "The Webb telescope was launched by an Ariane 5",
+            "top_k": 3,
+            "min_score": -1,
+        },
     )
     assert response.status_code == 200
     body = response.get_json()
@@ -147,8 +152,9 @@ def test_check_post_finds_the_supporting_statement(loaded: FlaskClient) -> None:
 
 
 def test_check_get_matches_post(loaded: FlaskClient) -> None:
-    got = loaded.get("/v1/check", query_string={"claim": "ash cloud grounded flights", "top_k": 2})
-    posted = loaded.post("/v1/check", json={"claim": "ash cloud grounded flights", "top_k": 2})
+    query = {"claim": "ash cloud grounded flights", "top_k": 2, "min_score": 0.1}
+    got = loaded.get("/v1/check", query_string=query)
+    posted = loaded.post("/v1/check", json=query)
     assert got.status_code == posted.status_code == 200
     assert [e["statement_id"] for e in got.json["evidence"]] == [
         e["statement_id"] for e in posted.json["evidence"]
@@ -159,6 +165,7 @@ def test_check_get_matches_post(loaded: FlaskClient) -> None:
 def test_empty_index_answers_no_evidence(client: FlaskClient) -> None:
     body = client.get("/v1/check?claim=anything+at+all").get_json()
     assert body["evidence"] == []
+    assert (body["reason"], body["best_score"]) == ("index_empty", None)
     assert body["index"] == {"articles": 0, "statements": 0, "version": 0}
 
 
@@ -281,3 +288,115 @@ def test_unreachable_store_is_503_not_a_crash(embedder: object) -> None:
         assert response.status_code == 503
         assert response.mimetype == "application/problem+json"
         assert response.headers["Retry-After"].isdigit()
+
+
+def test_unrelated_claim_gets_no_evidence_and_says_why(loaded: FlaskClient) -> None:
+    body = loaded.get("/v1/check?claim=The+recipe+needs+two+eggs+and+flour").get_json()
+    assert body["evidence"] == []
+    assert body["reason"] == "no_statement_above_threshold"
+    assert body["min_score"] == 0.3
+    assert body["best_score"] is not None and body["best_score"] < 0.3
+    # The same claim with the threshold lowered per request gets its (weak) best passages.
+    lowered = loaded.get("/v1/check?claim=The+recipe+needs+two+eggs+and+flour&min_score=-1")
+    assert len(lowered.get_json()["evidence"]) == 5
+    assert lowered.get_json()["reason"] is None
+
+
+def test_evidence_explains_itself(loaded: FlaskClient) -> None:
+    body = loaded.post("/v1/check", json={"claim": "Volcanic ash grounded flights"}).get_json()
+    best = body["evidence"][0]
+    assert best["article"]["id"] == "volcano"
+    # Stems must agree: "Volcanic" (volcan) is not "volcano" (volcano) to Snowball.
+    assert best["matched_terms"] == ["ash", "grounded", "flights"]
+    assert best["scores"]["lexical"] > 0 and best["scores"]["dense"] >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"sources": ["desk b"]}, {"telescope"}),
+        ({"sources": ["Desk A", "Nobody"]}, {"volcano", "wall"}),
+        ({"published_after": "2011-01-01"}, {"telescope"}),
+        ({"published_before": "2010-04-16"}, {"volcano"}),
+        (
+            {"published_after": "2010-04-16", "published_before": "2021-12-25"},
+            {"volcano", "telescope"},
+        ),
+    ],
+)
+def test_filters_restrict_the_articles(
+    loaded: FlaskClient, query: dict[str, Any], expected: set[str]
+) -> None:
+    body = {"claim": "something happened", "top_k": 10, "min_score": -1, **query}
+    found = loaded.post("/v1/check", json=body).get_json()
+    assert {e["article"]["id"] for e in found["evidence"]} == expected
+
+
+def test_filters_that_exclude_everything_say_so(loaded: FlaskClient) -> None:
+    found = loaded.get("/v1/check?claim=ash&sources=Nobody").get_json()
+    assert (found["evidence"], found["reason"]) == ([], "no_statement_matches_filters")
+
+
+def test_sources_filter_repeats_in_the_query_string(loaded: FlaskClient) -> None:
+    found = loaded.get(
+        "/v1/check?claim=news&sources=Desk+B&sources=Desk+A&min_score=-1&top_k=10"
+    ).get_json()
+    assert {e["article"]["id"] for e in found["evidence"]} == {"volcano", "telescope", "wall"}
+
+
+@pytest.mark.parametrize(
+    ("claim_date", "after"),
+    [("2021-12-24", True), ("2021-12-25", False), ("2021-12-25T12:00:00Z", True)],
+)
+def test_evidence_published_after_the_claim_is_flagged(
+    loaded: FlaskClient, claim_date: str, after: bool
+) -> None:
+    body = {"claim": "Webb telescope launched on Ariane 5", "claim_date": claim_date}
+    best = loaded.post("/v1/check", json=body).get_json()["evidence"][0]
+    assert best["article"]["id"] == "telescope"
+    assert best["after_claim_date"] is after
+
+
+def test_batch_answers_each_claim_like_a_single_check(loaded: FlaskClient) -> None:
+    claims = ["Webb telescope launched on Ariane 5", "Berlin Wall opened in 1989", "Cake recipe"]
+    batch = loaded.post("/v1/check/batch", json={"claims": claims, "top_k": 2})
+    assert batch.status_code == 200
+    results = batch.get_json()["results"]
+    assert [r["claim"] for r in results] == claims
+    for claim, result in zip(claims, results, strict=True):
+        single = loaded.post("/v1/check", json={"claim": claim, "top_k": 2}).get_json()
+        assert [e["statement_id"] for e in result["evidence"]] == [
+            e["statement_id"] for e in single["evidence"]
+        ]
+        assert result["reason"] == single["reason"]
+    assert results[2]["reason"] == "no_statement_above_threshold"
+
+
+@pytest.mark.parametrize("size", [0, 101])
+def test_batch_size_is_bounded(client: FlaskClient, size: int) -> None:
+    response = client.post("/v1/check/batch", json={"claims": ["a claim"] * size})
+    assert response.status_code == 422
+    assert "claims" in response.get_json()["errors"]
+
+
+def test_corroboration_groups_other_outlets_saying_the_same(client: FlaskClient) -> None:
+    same = "Ash from an Icelandic volcano grounded flights across northern Europe."
+    for article_id, source, text in [
+        ("wire-a", "Outlet One", same + " Airports stayed shut."),
+        ("wire-b", "Outlet Two", same + " Travellers were stranded."),
+        ("cut-2", "Outlet One", "Icelandic volcanic ash grounded flights in northern Europe."),
+        ("other", "Outlet Three", "The football final ended in a draw."),
+    ]:
+        post(client, {"id": article_id, "title": article_id, "source": source, "text": text})
+    body = client.post("/v1/check", json={"claim": "Volcanic ash stopped flights in Europe"})
+    evidence = body.get_json()["evidence"]
+    first = evidence[0]
+    group = {c["article"]["id"] for c in first["corroborated_by"]}
+    assert first["article"]["id"] in {"wire-a", "wire-b", "cut-2"}
+    assert group == {"wire-a", "wire-b", "cut-2"} - {first["article"]["id"]}
+    assert "other" not in {e["article"]["id"] for e in evidence}
+    # Two cuts from Outlet One count once: three articles, two outlets.
+    assert first["independent_sources"] == 2
+    # The identical sentence of the other wire copy takes no slot of its own.
+    texts = [e["text"] for e in evidence]
+    assert texts.count(same) == 1

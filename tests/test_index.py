@@ -13,7 +13,7 @@ from service.core.embed import Embedder
 from service.core.index import Key, StatementIndex, SyncedIndex
 from service.core.ingest import TooManyStatements, content_hash, ingest_article
 from service.core.lexical import tokenize
-from service.core.search import LEXICAL_WEIGHT, check_claim
+from service.core.search import LEXICAL_WEIGHT, Options, check_claim
 from service.core.segment import segment
 from service.store import Article, IndexData, Store, open_store
 from service.store.redis import RedisStore
@@ -612,7 +612,7 @@ def test_check_claim_finds_the_right_statement(
     article_id: str,
     statement: str,
 ) -> None:
-    result = check_claim(claim, 5, store, embedder, corpus_index)
+    result = check_claim(claim, Options(top_k=5, min_score=-1.0), store, embedder, corpus_index)
     assert result.claim == claim
     assert result.model == embedder.name
     assert result.index.articles == 3
@@ -641,7 +641,9 @@ def test_check_claim_finds_the_right_statement(
     assert set(result.timings_ms) == {"sync", "embed", "rank", "resolve"}
 
     # With every statement returned, each fused score is the documented blend.
-    everything = check_claim(claim, 50, store, embedder, corpus_index).evidence
+    everything = check_claim(
+        claim, Options(top_k=50, min_score=-1.0), store, embedder, corpus_index
+    ).evidence
     assert len(everything) == result.index.statements == 10
     top_lexical = max(e.scores.lexical for e in everything)
     for e in everything:
@@ -656,11 +658,11 @@ def test_check_claim_sees_new_articles_and_deletions(
     store: Store, embedder: Embedder, corpus_index: SyncedIndex
 ) -> None:
     claim = "A storm flooded the streets of Lisbon"
-    assert check_claim(claim, 3, store, embedder, corpus_index).evidence[0].hit.article.id == (
-        "storm"
-    )
+    assert check_claim(
+        claim, Options(top_k=3, min_score=-1.0), store, embedder, corpus_index
+    ).evidence[0].hit.article.id == ("storm")
     store.delete_article("storm")  # through the store, as another worker would
-    result = check_claim(claim, 3, store, embedder, corpus_index)
+    result = check_claim(claim, Options(top_k=3, min_score=-1.0), store, embedder, corpus_index)
     assert all(e.hit.article.id != "storm" for e in result.evidence)
     assert result.index.articles == 2
 
@@ -668,9 +670,16 @@ def test_check_claim_sees_new_articles_and_deletions(
 def test_check_claim_on_empty_index(store: Store, embedder: Embedder) -> None:
     index = SyncedIndex(store, embedder.dimension)
     index.rebuild()
-    result = check_claim("NATO is the best security guarantee", 5, store, embedder, index)
+    result = check_claim(
+        "NATO is the best security guarantee",
+        Options(top_k=5, min_score=-1.0),
+        store,
+        embedder,
+        index,
+    )
     assert result.evidence == []
     assert result.index.statements == 0
+    assert result.reason == "index_empty"
 
 
 def _snapshot(store: Store) -> object:

@@ -1,17 +1,26 @@
-"""/v1/check: the claim -> evidence endpoint (POST JSON, or GET for curl)."""
+"""/v1/check: claim -> evidence (POST JSON, or GET for curl), and /v1/check/batch."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from schemas.check import CheckQuerySchema, CheckRequestSchema, CheckResponseSchema
-from service.api.common import json_body, load, services
+from schemas.check import (
+    BatchRequestSchema,
+    BatchResponseSchema,
+    CheckQuerySchema,
+    CheckRequestSchema,
+    CheckResponseSchema,
+)
+from service.api.common import Services, json_body, load, services
 from service.api.errors import ApiError
-from service.core.search import check_claim
+from service.core.index import Filters, timestamp
+from service.core.search import Options, check_claims
 
 bp = Blueprint("check", __name__, url_prefix="/v1/check")
+DAY_S = 86_400
 
 
 @bp.post("")
@@ -21,19 +30,61 @@ def check_post() -> Response:
 
 @bp.get("")
 def check_get() -> Response:
-    return _check(load(CheckQuerySchema(), request.args.to_dict(), "query string"))
+    return _check(load(CheckQuerySchema(), request.args, "query string"))
+
+
+@bp.post("/batch")
+def check_batch() -> Response:
+    started = time.perf_counter()
+    params = load(BatchRequestSchema(), json_body(), "body")
+    svc = services()
+    for i, claim in enumerate(params["claims"]):
+        _claim_within_limit(svc, claim, f"claims.{i}")
+    results = check_claims(params["claims"], _options(svc, params), svc.store, svc.embedder,
+                           svc.index)  # fmt: skip
+    took = round((time.perf_counter() - started) * 1000, 3)
+    return jsonify(BatchResponseSchema().dump({"results": results, "took_ms": took}))
 
 
 def _check(params: dict[str, Any]) -> Response:
     svc = services()
-    claim, top_k = params["claim"], params["top_k"]
+    _claim_within_limit(svc, params["claim"], "claim")
+    [result] = check_claims([params["claim"]], _options(svc, params), svc.store, svc.embedder,
+                            svc.index)  # fmt: skip
+    return jsonify(CheckResponseSchema().dump(result))
+
+
+def _claim_within_limit(svc: Services, claim: str, field: str) -> None:
     if len(claim) > svc.config.max_claim_chars:
         raise ApiError(
             422,
             "Invalid request",
-            f"The claim exceeds {svc.config.max_claim_chars} characters.",
-            errors={"claim": [f"Longer than {svc.config.max_claim_chars} characters."]},
+            f"A claim exceeds {svc.config.max_claim_chars} characters.",
+            errors={field: [f"Longer than {svc.config.max_claim_chars} characters."]},
         )
-    top_k = min(top_k or svc.config.default_top_k, svc.config.max_top_k)
-    result = check_claim(claim, top_k, svc.store, svc.embedder, svc.index)
-    return jsonify(CheckResponseSchema().dump(result))
+
+
+def _options(svc: Services, params: dict[str, Any]) -> Options:
+    """Request parameters -> search options, with the service's defaults and caps."""
+    top_k = min(params["top_k"] or svc.config.default_top_k, svc.config.max_top_k)
+    min_score = params["min_score"]
+    before = params["published_before"]
+    claim_date = params["claim_date"]
+    return Options(
+        top_k=top_k,
+        min_score=svc.config.min_score if min_score is None else min_score,
+        filters=Filters(
+            sources=tuple(params["sources"]) if params["sources"] else None,
+            published_after=_instant(params["published_after"]),
+            # A bare date bound includes that whole day.
+            published_before=_instant(before, end_of_day=True),
+        ),
+        claim_date=_instant(claim_date, end_of_day=True),
+    )
+
+
+def _instant(value: str | None, end_of_day: bool = False) -> float | None:
+    if value is None:
+        return None
+    seconds = timestamp(value)
+    return seconds + DAY_S - 0.001 if end_of_day and len(value) == 10 else seconds

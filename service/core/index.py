@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -45,6 +46,9 @@ class StatementIndex:
         self._row_position = np.zeros(1024, dtype=np.int64)
         self._article_ids: list[str] = []
         self._ordinals: dict[str, int] = {}
+        # Per article ordinal: outlet (case-folded) and publication time, for filters.
+        self._sources: list[str | None] = []
+        self._published = np.zeros(0, dtype=np.float64)
         self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
         self._used = 0
         self._live = 0
@@ -70,6 +74,10 @@ class StatementIndex:
             ordinal = self._ordinals.setdefault(article_id, len(self._article_ids))
             if ordinal == len(self._article_ids):
                 self._article_ids.append(article_id)
+                self._sources.append(None)
+                self._published = np.append(self._published, np.nan)
+            self._sources[ordinal] = data.source.casefold() if data.source else None
+            self._published[ordinal] = timestamp(data.published_at)
             if count:  # an article without statements has (0, 0) vectors from the store
                 self._vectors[rows] = data.vectors
             self._alive[rows] = True
@@ -135,24 +143,56 @@ class StatementIndex:
             rows = [self._row_of(k) for k in keys]
             return [float(self._vectors[r] @ query) if r is not None else 0.0 for r in rows]
 
+    def articles_matching(self, filters: Filters) -> np.ndarray | None:
+        """A mask over article ordinals of those the filters admit (None: no filter)."""
+        if filters.empty:
+            return None
+        with self._lock:
+            allowed = np.ones(len(self._article_ids), dtype=bool)
+            if filters.sources is not None:
+                wanted = {s.casefold() for s in filters.sources}
+                allowed &= np.array([s in wanted for s in self._sources], dtype=bool)
+            # An undated article passes no date filter: nothing shows it is in range.
+            if filters.published_after is not None:
+                allowed &= self._published >= filters.published_after
+            if filters.published_before is not None:
+                allowed &= self._published <= filters.published_before
+            return allowed
+
     def candidates(
-        self, query: np.ndarray, claim: str, pool: int
+        self, query: np.ndarray, claim: str, pool: int, allowed: np.ndarray | None = None
     ) -> list[tuple[Key, float, float]]:
-        """(key, cosine, bm25) of the union of the pool best statements by each measure.
+        """(key, cosine, bm25) of the union of the pool best statements by each measure,
+        among the articles ``allowed`` admits (a mask over article ordinals).
 
         Both scores are exact for every candidate: a statement found by cosine similarity
         keeps its full BM25 score even when it is outside the lexical top.
         """
         with self._lock:
             used = self._used
+            mask = self._alive.copy()
+            if allowed is not None:
+                mask[:used] &= allowed[self._row_article[:used]]
+            live = int(mask[:used].sum())
             cosine = self._vectors[:used] @ query.astype(np.float32)
-            cosine[~self._alive[:used]] = -np.inf
-            rows, scores = self.lexical.search(claim, self._alive, self._live)
+            cosine[~mask[:used]] = -np.inf
+            # IDF and average length stay those of the whole index, filtered or not.
+            rows, scores = self.lexical.search(claim, mask, self._live)
             bm25 = np.zeros(used, dtype=np.float32)
             bm25[rows] = scores
-            picked = set(_top_rows(cosine, min(pool, self._live)))
+            picked = set(_top_rows(cosine, min(pool, live)).tolist())
             picked.update(rows[_top_rows(scores, pool)].tolist())
             return [(self._key(r), float(cosine[r]), float(bm25[r])) for r in sorted(picked)]
+
+    def vectors_of(self, keys: list[Key]) -> np.ndarray:
+        """The stored unit vectors of given statements (zeros for unknown ones)."""
+        with self._lock:
+            out = np.zeros((len(keys), self.dimension), dtype=np.float32)
+            for i, key in enumerate(keys):
+                row = self._row_of(key)
+                if row is not None:
+                    out[i] = self._vectors[row]
+            return out
 
     def _row_of(self, key: Key) -> int | None:
         rows = self._rows.get(key[0])
@@ -223,6 +263,36 @@ class SyncedIndex(StatementIndex):
                             self.remove(article_id)
             self.version, self.head = changes.version, changes.head
             return self.version
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a check may draw evidence from."""
+
+    sources: tuple[str, ...] | None = None
+    published_after: float | None = None  # POSIX seconds, inclusive
+    published_before: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.sources is None
+            and self.published_after is None
+            and (self.published_before is None)
+        )
+
+
+def timestamp(value: str | None) -> float:
+    """POSIX seconds of an ISO 8601 date or date-time (dates at 00:00 UTC); NaN if none."""
+    if not value:
+        return float("nan")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return float("nan")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:

@@ -1,14 +1,18 @@
-"""Claim -> ranked evidence: dense and lexical candidates, fused, resolved to their sources."""
+"""Claim -> ranked evidence: dense and lexical candidates, fused, thresholded, grouped with
+the passages that corroborate them, resolved to their sources."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from service.core.embed import Embedder
-from service.core.index import IndexStats, Key, StatementIndex, SyncedIndex
+from service.core.index import Filters, IndexStats, Key, StatementIndex, SyncedIndex, timestamp
+from service.core.lexical import tokenize
 from service.store.base import Hit, Store
 
 # Candidates taken from each retriever before fusion; enough that a statement ranked well by
@@ -16,6 +20,16 @@ from service.store.base import Hit, Store
 CANDIDATES = 50
 # Weight of the (per-claim max-normalised) BM25 score against cosine similarity.
 LEXICAL_WEIGHT = 0.3
+# Evidence needs at least this cosine similarity to the claim (see docs/quality.md).
+DEFAULT_MIN_SCORE = 0.3
+# Statements of other articles at least this similar to an evidence passage corroborate it;
+# from this similarity on they are near-copies, listed as corroboration, not given a slot.
+CORROBORATION_MIN = 0.75
+NEAR_COPY_MIN = 0.97
+
+NO_EVIDENCE = "no_statement_above_threshold"
+EMPTY_INDEX = "index_empty"
+FILTERED_OUT = "no_statement_matches_filters"
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,32 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class Options:
+    """How one check is run: list length, threshold, filters and the claim's date."""
+
+    top_k: int = 5
+    min_score: float = DEFAULT_MIN_SCORE
+    filters: Filters = field(default_factory=Filters)
+    claim_date: float | None = None  # POSIX seconds; evidence published later is flagged
+
+
+@dataclass(frozen=True)
+class Corroboration:
+    hit: Hit
+    similarity: float
+
+    @property
+    def statement_id(self) -> str:
+        return f"{self.hit.article.id}:{self.hit.statement.position}"
+
+
+@dataclass(frozen=True)
 class Evidence:
     hit: Hit
     scores: Scores
+    matched_terms: list[str] = field(default_factory=list)
+    corroborated_by: list[Corroboration] = field(default_factory=list)
+    after_claim_date: bool = False
 
     @property
     def score(self) -> float:
@@ -38,6 +75,13 @@ class Evidence:
     def statement_id(self) -> str:
         return f"{self.hit.article.id}:{self.hit.statement.position}"
 
+    @property
+    def independent_sources(self) -> int:
+        """Distinct outlets saying this: the passage's own and its corroborators'."""
+        outlets = {self.hit.article.source.casefold()}
+        outlets.update(c.hit.article.source.casefold() for c in self.corroborated_by)
+        return len(outlets)
+
 
 @dataclass
 class CheckResult:
@@ -46,7 +90,16 @@ class CheckResult:
     index: IndexStats
     model: str
     took_ms: float
+    min_score: float
+    best_score: float | None = None
+    reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: Key
+    scores: Scores
 
 
 def rank(
@@ -55,9 +108,10 @@ def rank(
     query: np.ndarray,
     top_k: int,
     lexical_weight: float = LEXICAL_WEIGHT,
+    allowed: np.ndarray | None = None,
 ) -> list[tuple[Key, Scores]]:
     """Fuse cosine similarity with normalised BM25 over the union of both candidate lists."""
-    candidates = index.candidates(query, claim, max(CANDIDATES, top_k))
+    candidates = index.candidates(query, claim, max(CANDIDATES, top_k), allowed)
     top_lexical = max((bm25 for _, _, bm25 in candidates), default=0.0)
     fused = []
     for key, cosine, bm25 in candidates:
@@ -68,37 +122,133 @@ def rank(
     return fused[:top_k]
 
 
-def check_claim(
-    claim: str, top_k: int, store: Store, embedder: Embedder, index: SyncedIndex
-) -> CheckResult:
-    """Find the statements that best support a claim, best first, with their articles."""
+def matched_terms(claim: str, statement: str) -> list[str]:
+    """The claim's words whose stems occur in the statement, in claim order."""
+    stems = set(tokenize(statement))
+    words = dict.fromkeys(w for w in re.findall(r"\w+", claim) if set(tokenize(w)) & stems)
+    return list(words)
+
+
+def _select(
+    ranked: list[tuple[Key, Scores]], vectors: np.ndarray, options: Options
+) -> list[tuple[int, list[tuple[int, float]]]]:
+    """Pick up to top_k passages, best first, each with the indices of the other articles'
+    candidates that corroborate it; near-copies take no slot.
+
+    The threshold works at two levels: a claim gets evidence only if some statement's cosine
+    similarity reaches min_score (cosine is the calibrated measure, docs/quality.md); then
+    each passage needs a fused score of min_score too, so that a passage found by its words
+    (high BM25, lower cosine) can still be evidence while weak fillers are not.
+    """
+    if max((s.dense for _, s in ranked), default=-1.0) < options.min_score:
+        return []
+    similarity = vectors @ vectors.T
+    chosen: list[tuple[int, list[tuple[int, float]]]] = []
+    covered: set[int] = set()
+    for i, (key, scores) in enumerate(ranked):
+        if len(chosen) == options.top_k:
+            break
+        if scores.fused < options.min_score or i in covered:
+            continue
+        group = [
+            (j, float(similarity[i, j]))
+            for j, (other, _) in enumerate(ranked)
+            if other[0] != key[0] and similarity[i, j] >= CORROBORATION_MIN
+        ]
+        group.sort(key=lambda item: -item[1])
+        covered.update(j for j, sim in group if sim >= NEAR_COPY_MIN)
+        chosen.append((i, group))
+    return chosen
+
+
+def check_claims(
+    claims: Sequence[str],
+    options: Options,
+    store: Store,
+    embedder: Embedder,
+    index: SyncedIndex,
+) -> list[CheckResult]:
+    """Check several claims: one sync and one embedding batch for all of them."""
     started = time.perf_counter()
     index.sync()
     synced = time.perf_counter()
-    query = embedder.encode_one(claim)
+    queries = embedder.encode(list(claims))
     embedded = time.perf_counter()
-    # A few extra rows: a statement deleted since the search may no longer resolve.
-    ranked = rank(index, claim, query, top_k + 5)
-    searched = time.perf_counter()
-    hits = store.resolve([key for key, _ in ranked])
-    evidence = [
-        Evidence(hit=hit, scores=_rounded(scores))
-        for hit, (_, scores) in zip(hits, ranked, strict=True)
-        if hit is not None
-    ][:top_k]
-    done = time.perf_counter()
+    allowed = index.articles_matching(options.filters)
+    results = []
+    for claim, query in zip(claims, queries, strict=True):
+        began = time.perf_counter()
+        result = _check_one(claim, query, options, store, index, allowed)
+        result.took_ms = round((time.perf_counter() - began) * 1000, 3)
+        result.timings_ms["sync"] = (synced - started) * 1000
+        result.timings_ms["embed"] = (embedded - synced) * 1000 / len(claims)
+        result.model = embedder.name
+        results.append(result)
+    return results
+
+
+def check_claim(
+    claim: str, options: Options, store: Store, embedder: Embedder, index: SyncedIndex
+) -> CheckResult:
+    """Find the statements that best support a claim, best first, with their articles."""
+    started = time.perf_counter()
+    [result] = check_claims([claim], options, store, embedder, index)
+    result.took_ms = round((time.perf_counter() - started) * 1000, 3)
+    return result
+
+
+def _check_one(
+    claim: str,
+    query: np.ndarray,
+    options: Options,
+    store: Store,
+    index: SyncedIndex,
+    allowed: np.ndarray | None,
+) -> CheckResult:
+    began = time.perf_counter()
+    # Beyond top_k: room for passages under the threshold, near-copies and vanished rows.
+    ranked = rank(index, claim, query, max(CANDIDATES, 2 * options.top_k), allowed=allowed)
+    vectors = index.vectors_of([key for key, _ in ranked])
+    chosen = _select(ranked, vectors, options)
+    ranked_ms = (time.perf_counter() - began) * 1000
+    needed = sorted({i for i, _ in chosen} | {j for _, g in chosen for j, _ in g})
+    resolved = dict(zip(needed, store.resolve([ranked[i][0] for i in needed]), strict=True))
+    evidence = []
+    for i, group in chosen:
+        hit = resolved[i]
+        if hit is None:  # deleted since the search
+            continue
+        published = timestamp(hit.article.published_at)
+        evidence.append(
+            Evidence(
+                hit=hit,
+                scores=_rounded(ranked[i][1]),
+                matched_terms=matched_terms(claim, hit.statement.text),
+                corroborated_by=[
+                    Corroboration(hit=h, similarity=round(sim, 6))
+                    for j, sim in group
+                    if (h := resolved[j]) is not None
+                ],
+                after_claim_date=options.claim_date is not None and published > options.claim_date,
+            )
+        )
+    stats = index.stats()
+    best = max((s.dense for _, s in ranked), default=None)
+    reason = None
+    if not evidence:
+        reason = (
+            EMPTY_INDEX if stats.statements == 0 else FILTERED_OUT if not ranked else NO_EVIDENCE
+        )
     return CheckResult(
         claim=claim,
         evidence=evidence,
-        index=index.stats(),
-        model=embedder.name,
-        took_ms=round((done - started) * 1000, 3),
-        timings_ms={
-            "sync": (synced - started) * 1000,
-            "embed": (embedded - synced) * 1000,
-            "rank": (searched - embedded) * 1000,
-            "resolve": (done - searched) * 1000,
-        },
+        index=stats,
+        model="",
+        took_ms=0.0,
+        min_score=options.min_score,
+        best_score=round(best, 6) if best is not None else None,
+        reason=reason,
+        timings_ms={"rank": ranked_ms, "resolve": (time.perf_counter() - began) * 1000 - ranked_ms},
     )
 
 

@@ -54,10 +54,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class IndexData:
-    """What an index needs of one article: statement texts and vectors, in position order."""
+    """What an index needs of one article: statement texts and vectors, in position order, and
+    the article fields that checks filter on."""
 
     texts: list[str]
     vectors: np.ndarray
+    source: str | None = None
+    published_at: str | None = None
 
 
 @dataclass(frozen=True)

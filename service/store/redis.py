@@ -187,14 +187,20 @@ class RedisStore(Store):
         for article_id in article_ids:
             pipe.get(self._key("stm", article_id))
             pipe.get(self._key("vec", article_id))
-            pipe.exists(self._key("art", article_id))
+            pipe.hget(self._key("art", article_id), "meta")
         values = self._call(pipe.execute)
         found = {}
         for i, article_id in enumerate(article_ids):
-            stm, blob, exists = values[3 * i : 3 * i + 3]
-            if exists:
+            stm, blob, meta = values[3 * i : 3 * i + 3]
+            if meta is not None:
                 texts = [s.text for s in _statements(stm)]
-                found[article_id] = IndexData(texts=texts, vectors=_vectors(blob, len(texts)))
+                fields = json.loads(meta)
+                found[article_id] = IndexData(
+                    texts=texts,
+                    vectors=_vectors(blob, len(texts)),
+                    source=fields["source"],
+                    published_at=fields.get("published_at"),
+                )
         return found
 
     def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:

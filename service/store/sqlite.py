@@ -255,33 +255,36 @@ class SQLiteStore(Store):
         found: dict[str, IndexData] = {}
         with self._read() as conn:
             for article_id in article_ids:
-                if conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone():
+                meta = conn.execute(
+                    "SELECT source, published_at FROM articles WHERE id = ?", (article_id,)
+                ).fetchone()
+                if meta:
                     rows = conn.execute(
                         "SELECT text, vector FROM statements WHERE article_id = ? "
                         "ORDER BY position",
                         (article_id,),
                     ).fetchall()
-                    found[article_id] = _index_data(rows)
+                    found[article_id] = _index_data(rows, *meta)
         return found
 
     def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:
         with self._read() as conn:
             # A left join, so that an article without statements is yielded too (empty).
             rows = conn.execute(
-                "SELECT a.id, s.text, s.vector FROM articles a "
+                "SELECT a.id, a.source, a.published_at, s.text, s.vector FROM articles a "
                 "LEFT JOIN statements s ON s.article_id = a.id ORDER BY a.id, s.position"
             )
-            current: str | None = None
+            current: tuple[str, str, str | None] | None = None
             group: list[tuple[str, bytes]] = []
-            for article_id, text, blob in rows:
-                if article_id != current and current is not None:
-                    yield current, _index_data(group)
+            for article_id, source, published_at, text, blob in rows:
+                if current is not None and article_id != current[0]:
+                    yield current[0], _index_data(group, *current[1:])
                     group = []
-                current = article_id
+                current = (article_id, source, published_at)
                 if text is not None:
                     group.append((text, blob))
             if current is not None:
-                yield current, _index_data(group)
+                yield current[0], _index_data(group, *current[1:])
 
     def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
         hits: list[Hit | None] = []
@@ -346,8 +349,16 @@ def _opt(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _index_data(rows: Sequence[tuple[str, bytes]]) -> IndexData:
+def _index_data(
+    rows: Sequence[tuple[str, bytes]], source: str | None, published_at: str | None
+) -> IndexData:
     if not rows:
-        return IndexData(texts=[], vectors=np.zeros((0, 0), dtype=np.float32))
-    vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
-    return IndexData(texts=[text for text, _ in rows], vectors=vectors)
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    else:
+        vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+    return IndexData(
+        texts=[text for text, _ in rows],
+        vectors=vectors,
+        source=source,
+        published_at=published_at,
+    )
