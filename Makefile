@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIP_ARGS ?=
 SHARED ?= ../shared
 
-.PHONY: install dev run serve ingest-sample test lint format eval clean
+.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,12 +43,20 @@ format: dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-eval: install ## retrieval quality on the shared seed set (or the sample corpus without it)
-	@if [ -d $(SHARED)/seeds ]; then \
-	  $(VENV)/bin/factcheck eval --corpus $(SHARED)/seeds --claims $(SHARED)/eval/seed-dev-claims.jsonl; \
-	else \
-	  $(VENV)/bin/factcheck eval --corpus examples/sample-corpus.jsonl --claims examples/sample-claims.jsonl; \
-	fi
+EVAL_SET = $(if $(wildcard $(SHARED)/seeds),\
+  --corpus $(SHARED)/seeds --claims $(SHARED)/eval/seed-dev-claims.jsonl,\
+  --corpus examples/sample-corpus.jsonl --claims examples/sample-claims.jsonl)
+
+eval: install ## quality beside both baselines on ../shared's seed set (or the sample corpus)
+	$(VENV)/bin/factcheck eval $(EVAL_SET)
+
+eval-gate: install ## the same, failing if factcheck's nDCG@10 is below either baseline
+	$(VENV)/bin/factcheck eval --fail-below-baselines $(EVAL_SET)
+
+eval-climate: install ## the same on Climate-FEVER's dev claims (about 5 minutes)
+	$(VENV)/bin/factcheck eval --fail-below-baselines \
+	  --corpus $(SHARED)/eval/climate-fever/corpus.jsonl \
+	  --claims $(SHARED)/eval/climate-fever/dev-claims.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -60,14 +60,25 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check", "Check a claim against the indexed articles.")
     check.add_argument("claim")
-    check.add_argument("--top-k", type=int, default=5)
+    check.add_argument("--top-k", type=int, default=None, help="evidence items (default 5)")
+    check.add_argument(
+        "--min-score",
+        type=float,
+        default=None,
+        help="least cosine similarity for evidence (default: FACTCHECK_MIN_SCORE)",
+    )
     check.add_argument("--json", action="store_true", help="print the API's JSON answer")
     check.set_defaults(run=_check)
 
     evaluate = command("eval", "Measure retrieval quality on a corpus and a claims file.")
     evaluate.add_argument("--corpus", type=Path, required=True, help="file or folder of articles")
     evaluate.add_argument("--claims", type=Path, required=True, help="claims JSON Lines file")
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    evaluate.add_argument(
+        "--fail-below-baselines",
+        action="store_true",
+        help="exit 1 when factcheck's nDCG@10 is below a baseline's in this run",
+    )
     evaluate.set_defaults(run=_eval)
     return parser
 
@@ -132,11 +143,13 @@ def _check(args: argparse.Namespace) -> int:
     from schemas.check import CheckRequestSchema, CheckResponseSchema
     from service.core.embed import get_embedder
     from service.core.index import SyncedIndex
-    from service.core.search import check_claim
+    from service.core.search import Options, check_claim
     from service.store import open_store
 
     try:
-        params = CheckRequestSchema().load({"claim": args.claim, "top_k": args.top_k})
+        params = CheckRequestSchema().load(
+            {"claim": args.claim, "top_k": args.top_k, "min_score": args.min_score}
+        )
     except ma.ValidationError as exc:
         print(f"factcheck: invalid claim: {exc.messages}", file=sys.stderr)
         return EXIT_USAGE
@@ -145,7 +158,9 @@ def _check(args: argparse.Namespace) -> int:
     embedder = get_embedder(config.model, config.embed_batch_size)
     index = SyncedIndex(store, embedder.dimension)
     index.rebuild()
-    result = check_claim(params["claim"], params["top_k"], store, embedder, index)
+    min_score = config.min_score if params["min_score"] is None else params["min_score"]
+    options = Options(top_k=params["top_k"] or config.default_top_k, min_score=min_score)
+    result = check_claim(params["claim"], options, store, embedder, index)
     if args.json:
         print(json.dumps(CheckResponseSchema().dump(result), indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -156,7 +171,11 @@ def _check(args: argparse.Namespace) -> int:
 def _table(result: Any) -> str:
     lines = [f"claim: {result.claim}", ""]
     if not result.evidence:
-        lines.append("no evidence found")
+        best = "none" if result.best_score is None else f"{result.best_score:.3f}"
+        lines.append(
+            f"no evidence ({result.reason}; best similarity {best}, "
+            f"threshold {result.min_score:.2f})"
+        )
     for rank, item in enumerate(result.evidence, start=1):
         article = item.hit.article
         date = article.published_at or "undated"
@@ -174,10 +193,16 @@ def _table(result: Any) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from service.evaluation import evaluate, format_table
+    from service.evaluation import below_baselines, evaluate, format_table
 
     report = evaluate(args.corpus, args.claims)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    if args.fail_below_baselines:
+        failures = below_baselines(report)
+        for failure in failures:
+            print(f"factcheck: eval gate failed: {failure}", file=sys.stderr)
+        if failures:
+            return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -284,7 +284,10 @@ def test_check_prints_the_supporting_statement_first(
     article: str,
     meta: str,
 ) -> None:
-    code, out, _ = run(capsys, "check", "--store", indexed, "--top-k", "3", claim)
+    # min_score -1: every statement qualifies, so that --top-k alone bounds the list.
+    code, out, _ = run(
+        capsys, "check", "--store", indexed, "--top-k", "3", "--min-score", "-1", claim
+    )
     lines = out.splitlines()
     assert code == EXIT_OK
     assert lines[0] == f"claim: {claim}"
@@ -303,7 +306,7 @@ def test_check_json_is_the_api_answer(
     article: str,
     meta: str,
 ) -> None:
-    code, out, _ = run(capsys, "check", "--store", indexed, "--json", claim)
+    code, out, _ = run(capsys, "check", "--store", indexed, "--json", "--min-score", "-1", claim)
     answer = json.loads(out)
     assert code == EXIT_OK
     assert answer["evidence"][0]["text"] == statement
@@ -314,10 +317,20 @@ def test_check_json_is_the_api_answer(
     app = create_app({"store": indexed})
     try:
         client: FlaskClient = app.test_client()
-        api = client.post("/v1/check", json={"claim": claim}).get_json()
+        api = client.post("/v1/check", json={"claim": claim, "min_score": -1}).get_json()
     finally:
         app.extensions["factcheck"].store.close()
-    assert list(answer) == list(api) == ["claim", "evidence", "index", "model", "took_ms"]
+    assert list(answer) == list(api)
+    assert list(api) == [
+        "claim",
+        "evidence",
+        "reason",
+        "best_score",
+        "min_score",
+        "index",
+        "model",
+        "took_ms",
+    ]
     assert [list(e) for e in answer["evidence"]] == [list(e) for e in api["evidence"]]
     assert [e["statement_id"] for e in answer["evidence"]] == [
         e["statement_id"] for e in api["evidence"]
@@ -343,7 +356,7 @@ def test_check_on_an_empty_store_says_so(
 ) -> None:
     code, out, _ = run(capsys, "check", "--store", store_arg, "Anything at all?")
     assert code == EXIT_OK
-    assert "no evidence found" in out and "0 statements in 0 articles" in out
+    assert "no evidence (index_empty" in out and "0 statements in 0 articles" in out
 
 
 def test_the_cli_reuses_the_process_model(
@@ -403,8 +416,8 @@ ARGUMENTS = {
     (): ["serve", "ingest", "check", "eval", "--help"],
     ("serve",): ["--bind", "--workers", "--store", "--help"],
     ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
-    ("check",): ["claim", "--top-k", "--json", "--store", "--help"],
-    ("eval",): ["--corpus", "--claims", "--json", "--store", "--help"],
+    ("check",): ["claim", "--top-k", "--min-score", "--json", "--store", "--help"],
+    ("eval",): ["--corpus", "--claims", "--json", "--fail-below-baselines", "--store", "--help"],
 }
 
 

@@ -69,11 +69,10 @@ def _filtered(out: str) -> None:
 
 
 def _batch(out: str) -> None:
-    results = _json(out)["results"]
-    assert [r["evidence"][0]["article"]["id"] for r in results] == [
-        "euro-cash-launch-2002",
-        "chernobyl-accident-1986",
-    ]
+    euro, chernobyl = (r["evidence"][0] for r in _json(out)["results"])
+    assert euro["article"]["id"] == "euro-cash-launch-2002"
+    # Two sample articles date the Chernobyl explosion; either passage supports the claim.
+    assert "Chernobyl" in chernobyl["text"] and "1986" in chernobyl["text"]
 
 
 def _created(out: str) -> None:
@@ -119,8 +118,8 @@ def _spec(out: str) -> None:
 
 
 EXPECTED: list[Callable[[str], None]] = [
-    _check_jwst, _check_smallpox, _no_evidence, _filtered, _batch, _created, _detail, _page, _deleted, _problem, _health, _ready,
-    _spec,
+    _check_jwst, _check_smallpox, _no_evidence, _filtered, _batch, _created, _detail, _page,
+    _deleted, _problem, _health, _ready, _spec,
 ]  # fmt: skip
 
 

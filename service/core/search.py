@@ -19,7 +19,7 @@ from service.store.base import Hit, Store
 # only one of them still reaches the fused list.
 CANDIDATES = 50
 # Weight of the (per-claim max-normalised) BM25 score against cosine similarity.
-LEXICAL_WEIGHT = 0.3
+LEXICAL_WEIGHT = 0.4
 # Evidence needs at least this cosine similarity to the claim (see docs/quality.md).
 DEFAULT_MIN_SCORE = 0.3
 # Statements of other articles at least this similar to an evidence passage corroborate it;
