@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,12 +72,6 @@ def store(store_url: tuple[str, str]) -> Iterator[Store]:
     opened = open_store(url, redis_prefix=prefix)
     yield opened
     opened.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SpecCheckingClient(FlaskClient):
