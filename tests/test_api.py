@@ -400,3 +400,27 @@ def test_corroboration_groups_other_outlets_saying_the_same(client: FlaskClient)
     # The identical sentence of the other wire copy takes no slot of its own.
     texts = [e["text"] for e in evidence]
     assert texts.count(same) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "included", "after"),
+    [
+        ({"published_before": "2021-03-05", "claim_date": "2021-03-05"}, True, False),
+        ({"published_after": "2021-03-06"}, False, None),
+        ({"published_after": "2021-03-05", "claim_date": "2021-03-04"}, True, True),
+        ({"published_before": "2021-03-06T00:00:00Z"}, False, None),  # 04:30 UTC that night
+        ({"claim_date": "2021-03-06T03:00:00Z"}, True, True),
+    ],
+)
+def test_bare_dates_are_days_where_the_article_was_published(
+    client: FlaskClient, query: dict[str, Any], included: bool, after: bool | None
+) -> None:
+    post(client, {
+        "id": "late", "title": "t", "source": "s", "published_at": "2021-03-05T23:30:00-05:00",
+        "text": "The evening session approved the budget.",
+    })  # fmt: skip
+    body = {"claim": "The budget was approved in the evening session", **query}
+    evidence = client.post("/v1/check", json=body).get_json()["evidence"]
+    assert bool(evidence) is included
+    if included:
+        assert evidence[0]["after_claim_date"] is after

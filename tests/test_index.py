@@ -765,3 +765,50 @@ def test_fused_ranking_does_not_depend_on_top_k() -> None:
     long = rank(index, claim, query, 50)
     assert [key for key, _ in short] == [key for key, _ in long[:5]]
     assert all(scores.lexical > 0 for _, scores in long)  # every statement has "nato"
+
+
+@pytest.mark.parametrize(
+    ("dense", "fused", "min_score", "kept"),
+    [
+        (0.45, 0.27, 0.3, True),  # like the claim in meaning, no shared words
+        (0.27, 0.49, 0.3, True),  # found by its words, cosine over half the threshold
+        (0.05, 0.43, 0.3, False),  # the top word match but unlike the claim
+        (0.95, 0.77, 0.9, True),  # a best cosine above the threshold always qualifies
+        (0.2, 0.25, 0.3, False),
+    ],
+)
+def test_which_passages_qualify_as_evidence(
+    dense: float, fused: float, min_score: float, kept: bool
+) -> None:
+    from service.core.search import Scores, _qualifies
+
+    assert _qualifies(Scores(dense=dense, lexical=1.0, fused=fused), min_score) is kept
+
+
+def test_filter_mask_tolerates_articles_synced_in_after_it() -> None:
+    from service.core.index import Filters
+
+    index = StatementIndex(8)
+    vector = np.eye(8, dtype=np.float32)[:1]
+    index.replace("a", IndexData(texts=["glacier melt"], vectors=vector, source="X"))
+    allowed = index.articles_matching(Filters(sources=("X",)))
+    index.replace("b", IndexData(texts=["glacier melt"], vectors=vector, source="X"))
+    found = index.candidates(vector[0], "glacier", 10, allowed)
+    assert [key for key, _, _ in found] == [("a", 0)]
+
+
+def test_a_filter_does_not_change_bm25_scores() -> None:
+    from service.core.index import Filters
+
+    index = StatementIndex(8)
+    rng = np.random.default_rng(3)
+    for i in range(20):
+        vector = rng.normal(size=(1, 8)).astype(np.float32)
+        text = "rare glacier term" if i == 0 else f"common glacier words {i}"
+        index.replace(f"a{i}", IndexData(texts=[text], vectors=vector, source=f"S{i % 2}"))
+    query = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    everything = {k: bm25 for k, _, bm25 in index.candidates(query, "rare glacier", 50)}
+    allowed = index.articles_matching(Filters(sources=("S0",)))
+    filtered = {k: bm25 for k, _, bm25 in index.candidates(query, "rare glacier", 50, allowed)}
+    assert filtered and all(k[0] in {f"a{i}" for i in range(0, 20, 2)} for k in filtered)
+    assert all(filtered[k] == pytest.approx(everything[k]) for k in filtered)

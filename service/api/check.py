@@ -20,7 +20,6 @@ from service.core.index import Filters, timestamp
 from service.core.search import Options, check_claims
 
 bp = Blueprint("check", __name__, url_prefix="/v1/check")
-DAY_S = 86_400
 
 
 @bp.post("")
@@ -68,23 +67,31 @@ def _options(svc: Services, params: dict[str, Any]) -> Options:
     """Request parameters -> search options, with the service's defaults and caps."""
     top_k = min(params["top_k"] or svc.config.default_top_k, svc.config.max_top_k)
     min_score = params["min_score"]
-    before = params["published_before"]
-    claim_date = params["claim_date"]
+    after, before, claim = (
+        params["published_after"],
+        params["published_before"],
+        params["claim_date"],
+    )
     return Options(
         top_k=top_k,
         min_score=svc.config.min_score if min_score is None else min_score,
         filters=Filters(
             sources=tuple(params["sources"]) if params["sources"] else None,
-            published_after=_instant(params["published_after"]),
-            # A bare date bound includes that whole day.
-            published_before=_instant(before, end_of_day=True),
+            # A bare date is a calendar day (inclusive), compared with the article's own date;
+            # a date-time is an instant.
+            published_after=_instant(after),
+            published_before=_instant(before),
+            after_day=_day(after),
+            before_day=_day(before),
         ),
-        claim_date=_instant(claim_date, end_of_day=True),
+        claim_date=_instant(claim),
+        claim_day=_day(claim),
     )
 
 
-def _instant(value: str | None, end_of_day: bool = False) -> float | None:
-    if value is None:
-        return None
-    seconds = timestamp(value)
-    return seconds + DAY_S - 0.001 if end_of_day and len(value) == 10 else seconds
+def _day(value: str | None) -> str | None:
+    return value if value is not None and len(value) == 10 else None
+
+
+def _instant(value: str | None) -> float | None:
+    return timestamp(value) if value is not None and len(value) > 10 else None

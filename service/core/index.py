@@ -49,6 +49,7 @@ class StatementIndex:
         # Per article ordinal: outlet (case-folded) and publication time, for filters.
         self._sources: list[str | None] = []
         self._published = np.zeros(0, dtype=np.float64)
+        self._days: list[str] = []  # the publication date as written (its own time zone)
         self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
         self._used = 0
         self._live = 0
@@ -76,8 +77,10 @@ class StatementIndex:
                 self._article_ids.append(article_id)
                 self._sources.append(None)
                 self._published = np.append(self._published, np.nan)
+                self._days.append("")
             self._sources[ordinal] = data.source.casefold() if data.source else None
             self._published[ordinal] = timestamp(data.published_at)
+            self._days[ordinal] = local_day(data.published_at)
             if count:  # an article without statements has (0, 0) vectors from the store
                 self._vectors[rows] = data.vectors
             self._alive[rows] = True
@@ -157,6 +160,11 @@ class StatementIndex:
                 allowed &= self._published >= filters.published_after
             if filters.published_before is not None:
                 allowed &= self._published <= filters.published_before
+            days = np.array(self._days, dtype="<U10")
+            if filters.after_day is not None:
+                allowed &= days >= filters.after_day  # "" (undated) sorts first: excluded
+            if filters.before_day is not None:
+                allowed &= (days != "") & (days <= filters.before_day)
             return allowed
 
     def candidates(
@@ -172,12 +180,16 @@ class StatementIndex:
             used = self._used
             mask = self._alive.copy()
             if allowed is not None:
+                # Articles synced in after the mask was made are not admitted.
+                missing = len(self._article_ids) - len(allowed)
+                allowed = np.concatenate([allowed, np.zeros(max(missing, 0), dtype=bool)])
                 mask[:used] &= allowed[self._row_article[:used]]
             live = int(mask[:used].sum())
             cosine = self._vectors[:used] @ query.astype(np.float32)
             cosine[~mask[:used]] = -np.inf
             # IDF and average length stay those of the whole index, filtered or not.
-            rows, scores = self.lexical.search(claim, mask, self._live)
+            only = mask if allowed is not None else None
+            rows, scores = self.lexical.search(claim, self._alive, self._live, only)
             bm25 = np.zeros(used, dtype=np.float32)
             bm25[rows] = scores
             picked = set(_top_rows(cosine, min(pool, live)).tolist())
@@ -272,14 +284,20 @@ class Filters:
     sources: tuple[str, ...] | None = None
     published_after: float | None = None  # POSIX seconds, inclusive
     published_before: float | None = None
+    # Bare-date bounds (YYYY-MM-DD, inclusive) compare with the date an article was published
+    # on where it was published, not with a UTC instant.
+    after_day: str | None = None
+    before_day: str | None = None
 
     @property
     def empty(self) -> bool:
-        return (
-            self.sources is None
-            and self.published_after is None
-            and (self.published_before is None)
-        )
+        bounds = (self.published_after, self.published_before, self.after_day, self.before_day)
+        return self.sources is None and all(b is None for b in bounds)
+
+
+def local_day(value: str | None) -> str:
+    """The calendar date an ISO 8601 date or date-time names, in its own time zone."""
+    return value[:10] if value and len(value) >= 10 else ""
 
 
 def timestamp(value: str | None) -> float:

@@ -98,9 +98,13 @@ class BM25:
         self.lengths = lengths
 
     def search(
-        self, query: str, alive: np.ndarray, live_count: int
+        self, query: str, alive: np.ndarray, live_count: int, only: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of every live row sharing a term with the query, unsorted."""
+        """(rows, scores) of every live row sharing a term with the query, unsorted.
+
+        ``only`` (a row mask) restricts the rows returned; document frequencies stay those of
+        all live rows, so that a filter does not change how rare a term looks.
+        """
         terms = dict.fromkeys(tokenize(query))
         if not terms or live_count == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -113,9 +117,13 @@ class BM25:
             rows, tfs = p.rows[: p.count], p.tfs[: p.count]
             live = alive[rows]
             rows, tfs = rows[live], tfs[live]
+            df = len(rows)
+            if only is not None:
+                wanted = only[rows]
+                rows, tfs = rows[wanted], tfs[wanted]
             if len(rows) == 0:
                 continue
-            idf = math.log(1 + (live_count - len(rows) + 0.5) / (len(rows) + 0.5))
+            idf = math.log(1 + (live_count - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avg)
             all_rows.append(rows)
             all_scores.append(idf * tfs * (self.k1 + 1) / (tfs + norm))

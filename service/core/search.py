@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.core.embed import Embedder
-from service.core.index import Filters, IndexStats, Key, StatementIndex, SyncedIndex, timestamp
+from service.core.index import (
+    Filters,
+    IndexStats,
+    Key,
+    StatementIndex,
+    SyncedIndex,
+    local_day,
+    timestamp,
+)
 from service.core.lexical import tokenize
 from service.store.base import Hit, Store
 
@@ -47,6 +55,7 @@ class Options:
     min_score: float = DEFAULT_MIN_SCORE
     filters: Filters = field(default_factory=Filters)
     claim_date: float | None = None  # POSIX seconds; evidence published later is flagged
+    claim_day: str | None = None  # or a bare date: evidence from a later day is flagged
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,8 @@ def _select(
 
     The threshold works at two levels: a claim gets evidence only if some statement's cosine
     similarity reaches min_score (cosine is the calibrated measure, docs/quality.md); then
-    each passage needs a fused score of min_score too, so that a passage found by its words
-    (high BM25, lower cosine) can still be evidence while weak fillers are not.
+    each passage needs that cosine too, or, if its words carry it (fused >= min_score), half
+    of it: a passage found by its words can be evidence, a word match unlike the claim not.
     """
     if max((s.dense for _, s in ranked), default=-1.0) < options.min_score:
         return []
@@ -148,7 +157,7 @@ def _select(
     for i, (key, scores) in enumerate(ranked):
         if len(chosen) == options.top_k:
             break
-        if scores.fused < options.min_score or i in covered:
+        if not _qualifies(scores, options.min_score) or i in covered:
             continue
         group = [
             (j, float(similarity[i, j]))
@@ -159,6 +168,19 @@ def _select(
         covered.update(j for j, sim in group if sim >= NEAR_COPY_MIN)
         chosen.append((i, group))
     return chosen
+
+
+def _after_claim(published: str | None, options: Options) -> bool:
+    if options.claim_day is not None:
+        return local_day(published) > options.claim_day
+    return options.claim_date is not None and timestamp(published) > options.claim_date
+
+
+def _qualifies(scores: Scores, min_score: float) -> bool:
+    if scores.dense >= min_score:
+        return True
+    floor = min_score / 2 if min_score > 0 else min_score
+    return scores.fused >= min_score and scores.dense >= floor
 
 
 def check_claims(
@@ -218,7 +240,7 @@ def _check_one(
         hit = resolved[i]
         if hit is None:  # deleted since the search
             continue
-        published = timestamp(hit.article.published_at)
+        published = hit.article.published_at
         evidence.append(
             Evidence(
                 hit=hit,
@@ -229,7 +251,7 @@ def _check_one(
                     for j, sim in group
                     if (h := resolved[j]) is not None
                 ],
-                after_claim_date=options.claim_date is not None and published > options.claim_date,
+                after_claim_date=_after_claim(published, options),
             )
         )
     stats = index.stats()
