@@ -36,22 +36,20 @@ class ApiError(Exception):
         self.errors, self.headers = errors, headers or {}
 
 
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    type_: str = "about:blank",
-    errors: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = errors
+def problem(error: ApiError) -> Response:
+    """The problem+json response of an error: the one shape every error takes."""
+    body: dict[str, Any] = {
+        "type": error.type,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+    }
+    if error.errors:
+        body["errors"] = error.errors
     response = jsonify(ProblemSchema().dump(body))
-    response.status_code = status
+    response.status_code = error.status
     response.mimetype = PROBLEM_JSON
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(error.headers)
     return response
 
 
@@ -70,30 +68,32 @@ def validation_problem(exc: ma.ValidationError, where: str) -> ApiError:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, exc.type, exc.errors, exc.headers)
+        return problem(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         headers = dict(exc.get_headers()) if status == 405 else {}
         allow = {"Allow": headers["Allow"]} if "Allow" in headers else None
-        return problem(status, exc.name, _http_detail(exc), headers=allow)
+        return problem(ApiError(status, exc.name, _http_detail(exc), headers=allow))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:
         log.warning("store unavailable: %s", exc)
         return problem(
-            503,
-            "Service Unavailable",
-            "The store is unreachable; retry shortly.",
-            UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
+            ApiError(
+                503,
+                "Service Unavailable",
+                "The store is unreachable; retry shortly.",
+                UNAVAILABLE,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(500, "Internal Server Error", "An unexpected error occurred.")
+        return problem(ApiError(500, "Internal Server Error", "An unexpected error occurred."))
 
 
 def _http_detail(exc: HTTPException) -> str:
