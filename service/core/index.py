@@ -140,12 +140,6 @@ class StatementIndex:
             rows, scores = self.lexical.search(query, self._alive, self._live)
             return self._top(rows, scores, top_k)
 
-    def dense_scores(self, query: np.ndarray, keys: list[Key]) -> list[float]:
-        """Cosine similarity of the query to given statements (for fusing lexical hits)."""
-        with self._lock:
-            rows = [self._row_of(k) for k in keys]
-            return [float(self._vectors[r] @ query) if r is not None else 0.0 for r in rows]
-
     def articles_matching(self, filters: Filters) -> np.ndarray | None:
         """A mask over article ordinals of those the filters admit (None: no filter)."""
         if filters.empty:
@@ -211,10 +205,7 @@ class StatementIndex:
         return int(rows[key[1]]) if rows is not None and key[1] < len(rows) else None
 
     def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[Key, float]]:
-        k = min(k, len(rows))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
+        top = _top_rows(scores, k)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._key(int(rows[i])), float(scores[i])) for i in top]
 
