@@ -143,7 +143,7 @@ def _check(args: argparse.Namespace) -> int:
     from schemas.check import CheckRequestSchema, CheckResponseSchema
     from service.core.embed import get_embedder
     from service.core.index import SyncedIndex
-    from service.core.search import Options, check_claim
+    from service.core.search import check_claim, options_from
     from service.store import open_store
 
     try:
@@ -158,9 +158,7 @@ def _check(args: argparse.Namespace) -> int:
     embedder = get_embedder(config.model, config.embed_batch_size)
     index = SyncedIndex(store, embedder.dimension)
     index.rebuild()
-    min_score = config.min_score if params["min_score"] is None else params["min_score"]
-    options = Options(top_k=params["top_k"] or config.default_top_k, min_score=min_score)
-    result = check_claim(params["claim"], options, store, embedder, index)
+    result = check_claim(params["claim"], options_from(params, config), store, embedder, index)
     if args.json:
         print(json.dumps(CheckResponseSchema().dump(result), indent=2, ensure_ascii=False))
         return EXIT_OK

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from service.config import Config
 from service.core.embed import Embedder
 from service.core.index import (
     Filters,
@@ -129,6 +131,40 @@ def rank(
         fused.append((key, Scores(dense=cosine, lexical=bm25, fused=score)))
     fused.sort(key=lambda item: (-item[1].fused, item[0]))
     return fused[:top_k]
+
+
+def options_from(params: Mapping[str, Any], config: Config) -> Options:
+    """Validated check parameters -> search options, with the configured defaults and caps.
+
+    A bare date is a calendar day (inclusive), compared with the article's own date; a
+    date-time is an instant.
+    """
+    top_k = min(params.get("top_k") or config.default_top_k, config.max_top_k)
+    min_score = params.get("min_score")
+    after, before = params.get("published_after"), params.get("published_before")
+    claim = params.get("claim_date")
+    sources = params.get("sources")
+    return Options(
+        top_k=top_k,
+        min_score=config.min_score if min_score is None else min_score,
+        filters=Filters(
+            sources=tuple(sources) if sources else None,
+            published_after=_instant(after),
+            published_before=_instant(before),
+            after_day=_day(after),
+            before_day=_day(before),
+        ),
+        claim_date=_instant(claim),
+        claim_day=_day(claim),
+    )
+
+
+def _day(value: str | None) -> str | None:
+    return value if value is not None and len(value) == 10 else None
+
+
+def _instant(value: str | None) -> float | None:
+    return timestamp(value) if value is not None and len(value) > 10 else None
 
 
 def matched_terms(claim: str, statement: str) -> list[str]:
