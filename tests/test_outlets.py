@@ -1,0 +1,59 @@
+"""Outlet identity and credited origins (service.core.outlets), on made-up names."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.core.outlets import count_groups, credits, same_name, same_outlet, shared_origin
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Daily Bugle", "daily bugle", True),
+        ("Daily Bugle", "Rewrite of a Daily Bugle Digital report (outlet unnamed)", True),
+        ("WNP", "Wire News Press", True),  # an acronym of the other's initials
+        ("Wire News Press", "WNP", True),
+        ("Wire-News Press", "WNP", True),  # hyphens join words, each keeps its initial
+        ("Daily Bugle", "Daily Planet", False),
+        ("News", "Daily News", False),  # one shared word is not one organisation
+        ("WNP", "Wire Press", False),
+        ("Daily Bugle", "", False),
+    ],
+)
+def test_same_name(a: str, b: str, same: bool) -> None:
+    assert same_name(a, b) is same
+
+
+def test_same_outlet_is_by_name_not_by_site() -> None:
+    assert same_outlet("Daily Bugle", "A Daily Bugle Digital report")
+    assert not same_outlet("Daily Bugle", "Evening Post")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The minister told WNP on Monday that talks would resume.", ["WNP"]),
+        ("In an interview with Wire News Press, she said so.", ["Wire News Press"]),
+        ("PORTVILLE (WNP) — Floods closed the port.", ["WNP"]),
+        ("The mayor spoke at length, according to the Harbour Gazette.", ["Harbour Gazette"]),
+        ("She told reporters the plan was final.", []),  # no proper name: nothing credited
+        ("He told WNP and later told WNP again.", ["WNP"]),
+    ],
+)
+def test_credits(text: str, expected: list[str]) -> None:
+    assert credits(text) == expected
+
+
+def test_shared_origin_matches_an_acronym_with_its_name() -> None:
+    assert shared_origin(["WNP"], ["Harbour Gazette", "Wire News Press"]) == "WNP"
+    assert shared_origin(["WNP"], ["Harbour Gazette"]) is None
+    assert shared_origin([], ["WNP"]) is None
+
+
+@pytest.mark.parametrize(
+    ("items", "groups"),
+    [([], 0), (["a"], 1), (["a", "A", "b"], 2), (["a", "b", "c"], 3), (["a", "A", "a"], 1)],
+)
+def test_count_groups(items: list[str], groups: int) -> None:
+    assert count_groups(items, lambda x, y: x.casefold() == y.casefold()) == groups
