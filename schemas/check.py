@@ -78,6 +78,7 @@ class ScoresSchema(ma.Schema):
     dense = ma.fields.Float(required=True)
     lexical = ma.fields.Float(required=True)
     fused = ma.fields.Float(required=True)
+    context = ma.fields.Float(required=True)
 
 
 class CorroborationSchema(ma.Schema):
@@ -89,6 +90,8 @@ class CorroborationSchema(ma.Schema):
     start = ma.fields.Integer(attribute="hit.statement.start", required=True)
     end = ma.fields.Integer(attribute="hit.statement.end", required=True)
     article = ma.fields.Nested(ArticleSourceSchema, attribute="hit.article", required=True)
+    same_outlet = ma.fields.Boolean(required=True)
+    shared_origin = ma.fields.String(allow_none=True, required=True)
 
 
 class EvidenceSchema(ma.Schema):
@@ -107,6 +110,7 @@ class EvidenceSchema(ma.Schema):
     article = ma.fields.Nested(ArticleSourceSchema, attribute="hit.article", required=True)
     corroborated_by = ma.fields.List(ma.fields.Nested(CorroborationSchema), required=True)
     independent_sources = ma.fields.Integer(required=True)
+    independent_origins = ma.fields.Integer(required=True)
     after_claim_date = ma.fields.Boolean(required=True)
 
 

@@ -384,7 +384,11 @@ def test_corroboration_groups_other_outlets_saying_the_same(client: FlaskClient)
     for article_id, source, text in [
         ("wire-a", "Outlet One", same + " Airports stayed shut."),
         ("wire-b", "Outlet Two", same + " Travellers were stranded."),
-        ("cut-2", "Outlet One", "Icelandic volcanic ash grounded flights in northern Europe."),
+        (
+            "cut-2",
+            "A rewrite of an Outlet One report",
+            "Icelandic volcanic ash grounded flights in northern Europe.",
+        ),
         ("other", "Outlet Three", "The football final ended in a draw."),
     ]:
         post(client, {"id": article_id, "title": article_id, "source": source, "text": text})
@@ -395,11 +399,38 @@ def test_corroboration_groups_other_outlets_saying_the_same(client: FlaskClient)
     assert first["article"]["id"] in {"wire-a", "wire-b", "cut-2"}
     assert group == {"wire-a", "wire-b", "cut-2"} - {first["article"]["id"]}
     assert "other" not in {e["article"]["id"] for e in evidence}
-    # Two cuts from Outlet One count once: three articles, two outlets.
+    # Two cuts of Outlet One's story count once: three articles, two outlets.
     assert first["independent_sources"] == 2
+    assert first["independent_origins"] == 2  # no text credits a common wire
+    one = {"wire-a", "cut-2"}
+    for other in first["corroborated_by"]:
+        both = {first["article"]["id"], other["article"]["id"]}
+        assert other["same_outlet"] is (both == one)
+        assert other["shared_origin"] is None
     # The identical sentence of the other wire copy takes no slot of its own.
     texts = [e["text"] for e in evidence]
     assert texts.count(same) == 1
+
+
+def test_one_wire_interview_carried_by_two_outlets_is_one_origin(client: FlaskClient) -> None:
+    for article_id, source, text in [
+        ("paper", "Harbour Gazette", "Rail strikes will end in May, the minister told WNP."),
+        (
+            "radio",
+            "Valley Radio",
+            "In an interview with Wire News Press, the minister said rail strikes would end in"
+            " May.",
+        ),
+    ]:
+        post(client, {"id": article_id, "title": article_id, "source": source, "text": text})
+    body = client.post("/v1/check", json={"claim": "The minister said rail strikes end in May"})
+    first = body.get_json()["evidence"][0]
+    [other] = first["corroborated_by"]
+    assert {first["article"]["id"], other["article"]["id"]} == {"paper", "radio"}
+    assert other["same_outlet"] is False
+    assert other["shared_origin"] in {"WNP", "Wire News Press"}
+    assert first["independent_sources"] == 2  # two outlets...
+    assert first["independent_origins"] == 1  # ...carrying one interview
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from service.core.embed import Embedder
 from service.core.index import Key, StatementIndex, SyncedIndex
 from service.core.ingest import TooManyStatements, content_hash, ingest_article
 from service.core.lexical import tokenize
-from service.core.search import LEXICAL_WEIGHT, Options, check_claim
+from service.core.search import CONTEXT_WEIGHT, LEXICAL_WEIGHT, Options, check_claim
 from service.core.segment import segment
 from service.store import Article, IndexData, Store, open_store
 from service.store.redis import RedisStore
@@ -648,9 +648,8 @@ def test_check_claim_finds_the_right_statement(
     assert len(everything) == result.index.statements == 10
     top_lexical = max(e.scores.lexical for e in everything)
     for e in everything:
-        blend = (1 - LEXICAL_WEIGHT) * e.scores.dense + LEXICAL_WEIGHT * (
-            e.scores.lexical / top_lexical
-        )
+        semantic = max(e.scores.dense, CONTEXT_WEIGHT * e.scores.context)
+        blend = (1 - LEXICAL_WEIGHT) * semantic + LEXICAL_WEIGHT * (e.scores.lexical / top_lexical)
         assert e.scores.fused == pytest.approx(blend, abs=1e-5)
     assert everything[:5] == result.evidence
 
@@ -795,7 +794,7 @@ def test_filter_mask_tolerates_articles_synced_in_after_it() -> None:
     allowed = index.articles_matching(Filters(sources=("X",)))
     index.replace("b", IndexData(texts=["glacier melt"], vectors=vector, source="X"))
     found = index.candidates(vector[0], "glacier", 10, allowed)
-    assert [key for key, _, _ in found] == [("a", 0)]
+    assert [key for key, *_ in found] == [("a", 0)]
 
 
 def test_a_filter_does_not_change_bm25_scores() -> None:
@@ -808,8 +807,32 @@ def test_a_filter_does_not_change_bm25_scores() -> None:
         text = "rare glacier term" if i == 0 else f"common glacier words {i}"
         index.replace(f"a{i}", IndexData(texts=[text], vectors=vector, source=f"S{i % 2}"))
     query = np.ones(8, dtype=np.float32) / np.sqrt(8)
-    everything = {k: bm25 for k, _, bm25 in index.candidates(query, "rare glacier", 50)}
+    everything = {k: bm25 for k, _, bm25, _ in index.candidates(query, "rare glacier", 50)}
     allowed = index.articles_matching(Filters(sources=("S0",)))
-    filtered = {k: bm25 for k, _, bm25 in index.candidates(query, "rare glacier", 50, allowed)}
+    filtered = {k: bm25 for k, _, bm25, _ in index.candidates(query, "rare glacier", 50, allowed)}
     assert filtered and all(k[0] in {f"a{i}" for i in range(0, 20, 2)} for k in filtered)
     assert all(filtered[k] == pytest.approx(everything[k]) for k in filtered)
+
+
+def test_context_score_reads_a_statement_after_the_one_before_it() -> None:
+    """context = cos(query, normalise(v_prev + v)) within an article; a first statement (or
+    one whose predecessor belongs to another article) keeps its own cosine."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(5, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = StatementIndex(8)
+    index.replace("a", IndexData(texts=["one", "two", "three"], vectors=vectors[:3]))
+    index.replace("b", IndexData(texts=["four", "five"], vectors=vectors[3:]))
+    query = rng.normal(size=8).astype(np.float32)
+    query /= np.linalg.norm(query)
+    found = {key: (cosine, context) for key, cosine, _, context in index.candidates(query, "x", 10)}
+    rows = {("a", 0): 0, ("a", 1): 1, ("a", 2): 2, ("b", 0): 3, ("b", 1): 4}
+    for key, row in rows.items():
+        cosine, context = found[key]
+        assert cosine == pytest.approx(float(vectors[row] @ query), abs=1e-6)
+        if key[1] == 0:
+            expected = cosine
+        else:
+            joint = vectors[row - 1] + vectors[row]
+            expected = float(joint @ query / np.linalg.norm(joint))
+        assert context == pytest.approx(expected, abs=1e-5), key

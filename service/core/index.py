@@ -163,11 +163,12 @@ class StatementIndex:
 
     def candidates(
         self, query: np.ndarray, claim: str, pool: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[Key, float, float]]:
-        """(key, cosine, bm25) of the union of the pool best statements by each measure,
-        among the articles ``allowed`` admits (a mask over article ordinals).
+    ) -> list[tuple[Key, float, float, float]]:
+        """(key, cosine, bm25, context cosine) of the union of the pool best statements by
+        cosine and by BM25, among the articles ``allowed`` admits (a mask over article
+        ordinals).
 
-        Both scores are exact for every candidate: a statement found by cosine similarity
+        Every score is exact for every candidate: a statement found by cosine similarity
         keeps its full BM25 score even when it is outside the lexical top.
         """
         with self._lock:
@@ -188,7 +189,25 @@ class StatementIndex:
             bm25[rows] = scores
             picked = set(_top_rows(cosine, min(pool, live)).tolist())
             picked.update(rows[_top_rows(scores, pool)].tolist())
-            return [(self._key(r), float(cosine[r]), float(bm25[r])) for r in sorted(picked)]
+            ordered = np.array(sorted(picked), dtype=np.int64)
+            context = self._with_previous(ordered, cosine)
+            return [
+                (self._key(int(r)), float(cosine[r]), float(bm25[r]), float(c))
+                for r, c in zip(ordered, context, strict=True)
+            ]
+
+    def _with_previous(self, rows: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """Cosine of the query with each statement read together with the one before it
+        (the normalised sum of both vectors); a first statement keeps its own cosine."""
+        own = cosine[rows]
+        prev = rows - 1
+        has_prev = (rows > 0) & (self._row_position[rows] > 0)
+        prev = np.where(has_prev, prev, rows)
+        has_prev &= self._alive[prev] & (self._row_article[prev] == self._row_article[rows])
+        joint = np.einsum("ij,ij->i", self._vectors[rows], self._vectors[prev])
+        norm = np.sqrt(np.maximum(2.0 + 2.0 * joint, 1e-12))
+        paired = (own + np.where(has_prev, cosine[prev], 0.0)) / norm
+        return np.where(has_prev, paired, own)
 
     def vectors_of(self, keys: list[Key]) -> np.ndarray:
         """The stored unit vectors of given statements (zeros for unknown ones)."""

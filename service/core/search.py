@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,19 +23,27 @@ from service.core.index import (
     timestamp,
 )
 from service.core.lexical import tokenize
-from service.store.base import Hit, Store
+from service.core.outlets import count_groups, credits, same_outlet, shared_origin
+from service.store.base import Article, Hit, Store
 
 # Candidates taken from each retriever before fusion; enough that a statement ranked well by
 # only one of them still reaches the fused list.
 CANDIDATES = 50
 # Weight of the (per-claim max-normalised) BM25 score against cosine similarity.
 LEXICAL_WEIGHT = 0.4
+# A statement is also read after the one before it ("The ministry didn't explain why." says
+# little alone); that reading counts at this weight when it matches the claim better.
+CONTEXT_WEIGHT = 0.9
 # Evidence needs at least this cosine similarity to the claim (see docs/quality.md).
 DEFAULT_MIN_SCORE = 0.3
 # Statements of other articles at least this similar to an evidence passage corroborate it;
 # from this similarity on they are near-copies, listed as corroboration, not given a slot.
 CORROBORATION_MIN = 0.75
 NEAR_COPY_MIN = 0.97
+
+# Articles whose credits (service.core.outlets) are kept per process; oldest out first.
+CREDIT_CACHE_SIZE = 4096
+_credit_cache: dict[tuple[str, str], tuple[str, ...]] = {}
 
 NO_EVIDENCE = "no_statement_above_threshold"
 EMPTY_INDEX = "index_empty"
@@ -47,6 +55,7 @@ class Scores:
     dense: float
     lexical: float
     fused: float
+    context: float = 0.0  # cosine with the statement read after the one before it
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class Options:
 class Corroboration:
     hit: Hit
     similarity: float
+    same_outlet: bool = False  # another cut of the evidence's own outlet's story
+    shared_origin: str | None = None  # a wire or interview both articles credit
 
     @property
     def statement_id(self) -> str:
@@ -86,12 +97,8 @@ class Evidence:
     def statement_id(self) -> str:
         return f"{self.hit.article.id}:{self.hit.statement.position}"
 
-    @property
-    def independent_sources(self) -> int:
-        """Distinct outlets saying this: the passage's own and its corroborators'."""
-        outlets = {self.hit.article.source.casefold()}
-        outlets.update(c.hit.article.source.casefold() for c in self.corroborated_by)
-        return len(outlets)
+    independent_sources: int = 1  # distinct outlets: the passage's own and corroborators'
+    independent_origins: int = 1  # the same, joining outlets that credit one wire/interview
 
 
 @dataclass
@@ -123,12 +130,13 @@ def rank(
 ) -> list[tuple[Key, Scores]]:
     """Fuse cosine similarity with normalised BM25 over the union of both candidate lists."""
     candidates = index.candidates(query, claim, max(CANDIDATES, top_k), allowed)
-    top_lexical = max((bm25 for _, _, bm25 in candidates), default=0.0)
+    top_lexical = max((bm25 for _, _, bm25, _ in candidates), default=0.0)
     fused = []
-    for key, cosine, bm25 in candidates:
+    for key, cosine, bm25, context in candidates:
         lex = bm25 / top_lexical if top_lexical > 0 else 0.0
-        score = (1 - lexical_weight) * cosine + lexical_weight * lex
-        fused.append((key, Scores(dense=cosine, lexical=bm25, fused=score)))
+        semantic = max(cosine, CONTEXT_WEIGHT * context)
+        score = (1 - lexical_weight) * semantic + lexical_weight * lex
+        fused.append((key, Scores(dense=cosine, lexical=bm25, fused=score, context=context)))
     fused.sort(key=lambda item: (-item[1].fused, item[0]))
     return fused[:top_k]
 
@@ -277,17 +285,14 @@ def _check_one(
         if hit is None:  # deleted since the search
             continue
         published = hit.article.published_at
+        others = [(h, round(sim, 6)) for j, sim in group if (h := resolved[j]) is not None]
         evidence.append(
             Evidence(
                 hit=hit,
                 scores=_rounded(ranked[i][1]),
                 matched_terms=matched_terms(claim, hit.statement.text),
-                corroborated_by=[
-                    Corroboration(hit=h, similarity=round(sim, 6))
-                    for j, sim in group
-                    if (h := resolved[j]) is not None
-                ],
                 after_claim_date=_after_claim(published, options),
+                **provenance(hit, others, store),
             )
         )
     stats = index.stats()
@@ -310,5 +315,41 @@ def _check_one(
     )
 
 
+def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[str, Any]:
+    """Corroborating passages with how they relate to the evidence's outlet and origin, and
+    the counts of distinct outlets and of distinct origins among all of them."""
+    articles = [hit.article] + [h.article for h, _ in others]
+
+    def outlet(a: Article, b: Article) -> bool:
+        return same_outlet(a.source, b.source)
+
+    def origin(a: Article, b: Article) -> str | None:
+        return shared_origin(_credits(store, a), _credits(store, b)) if others else None
+
+    return {
+        "corroborated_by": [
+            Corroboration(h, sim, outlet(hit.article, h.article), origin(hit.article, h.article))
+            for h, sim in others
+        ],
+        "independent_sources": count_groups(articles, outlet),
+        "independent_origins": count_groups(
+            articles, lambda a, b: outlet(a, b) or origin(a, b) is not None
+        ),
+    }
+
+
+def _credits(store: Store, article: Article) -> tuple[str, ...]:
+    """What an article credits for its material, read from its text once per version."""
+    key = (article.id, article.content_hash)
+    cached = _credit_cache.get(key)
+    if cached is None:
+        full = store.get_article(article.id, with_text=True)
+        cached = tuple(credits(full.text or "")) if full is not None else ()
+        if len(_credit_cache) >= CREDIT_CACHE_SIZE:
+            _credit_cache.pop(next(iter(_credit_cache)))
+        _credit_cache[key] = cached
+    return cached
+
+
 def _rounded(scores: Scores) -> Scores:
-    return Scores(round(scores.dense, 6), round(scores.lexical, 6), round(scores.fused, 6))
+    return Scores(*(round(value, 6) for value in astuple(scores)))
