@@ -82,3 +82,14 @@ class ArticleListQuerySchema(StrictSchema):
 class ArticleListSchema(ma.Schema):
     articles = ma.fields.List(ma.fields.Nested(ArticleSummarySchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class IdempotencyKeySchema(StrictSchema):
+    """The Idempotency-Key header of POST /v1/articles: 1-255 visible ASCII characters."""
+
+    idempotency_key = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(
+            r"^[\x21-\x7e]{1,255}$", error="Use 1-255 visible ASCII characters."
+        ),
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from service import logs
 from service.config import Config
 
 __all__ = ["Config", "create_app"]
@@ -16,15 +17,19 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app: Config from FACTCHECK_* (a dict overrides single settings), then the
     store, the model and the index, each once, kept on ``app.extensions["factcheck"]``."""
     from service.api import articles, check, health
+    from service.api.auth import init_auth
     from service.api.common import Services
     from service.api.errors import register_error_handlers
+    from service.api.headers import init_headers
+    from service.api.ratelimit import init_rate_limits
     from service.core.embed import get_embedder
     from service.core.index import SyncedIndex
     from service.store import StoreUnavailable, open_store
+    from service.store.idempotency import open_idempotency_log
 
     if not isinstance(config, Config):
         config = Config.from_env(**(config or {}))
-    logging.basicConfig(level=config.log_level)
+    logs.configure(config.log_level, config.log_format)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
@@ -40,9 +45,15 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     except StoreUnavailable:
         # Start anyway: /readyz reports the outage and the first sync after recovery loads all.
         logging.getLogger(__name__).warning("store unreachable at start; index will load later")
-    app.extensions["factcheck"] = Services(config, store, embedder, index)
+    idempotency = open_idempotency_log(store)
+    app.extensions["factcheck"] = Services(config, store, embedder, index, idempotency)
 
     register_error_handlers(app)
+    # Order matters: the request id first (every answer carries it, refusals too), then the
+    # key (rate limits count per key), then the limits.
+    init_headers(app)
+    init_auth(app, config)
+    init_rate_limits(app, config)
     for blueprint in (articles.bp, check.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

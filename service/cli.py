@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", "Run the HTTP API under gunicorn.")
     serve.add_argument("--bind", help="HOST:PORT (default: FACTCHECK_BIND or 127.0.0.1:8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: FACTCHECK_WORKERS)")
+    serve.add_argument(
+        "--allow-open-writes",
+        action="store_true",
+        help="listen beyond loopback although no API key is configured (anyone may then add "
+        "and delete articles; default: FACTCHECK_ALLOW_OPEN_WRITES)",
+    )
     serve.set_defaults(run=_serve)
 
     ingest = command("ingest", "Add articles from .txt, .json or .jsonl files or folders.")
@@ -83,11 +89,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "unix"}
+
+
+def open_writes_refusal(config: Config, keys: list[str]) -> str | None:
+    """Why serving this way would let anyone on the network change the index, or None."""
+    host = config.bind.rsplit(":", 1)[0].strip("[]")
+    if keys or host in LOOPBACK:
+        return None
+    return (
+        f"refusing to listen on {config.bind} with writes open: no API key is configured. "
+        "Set FACTCHECK_API_KEYS (or FACTCHECK_API_KEYS_FILE), bind 127.0.0.1, or pass "
+        "--allow-open-writes."
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from service.api.auth import load_keys
+
     if args.bind:
         os.environ["FACTCHECK_BIND"] = args.bind
     if args.workers:
         os.environ["FACTCHECK_WORKERS"] = str(args.workers)
+    config = Config.from_env()
+    refusal = open_writes_refusal(config, load_keys(config))
+    if refusal and not (args.allow_open_writes or config.allow_open_writes):
+        print(f"factcheck serve: {refusal}", file=sys.stderr)
+        return 2
+    if refusal:
+        print(
+            f"factcheck serve: WARNING: listening on {config.bind} with no API key: "
+            "anyone who can reach it may add and delete articles.",
+            file=sys.stderr,
+        )
     argv = [
         sys.executable,
         "-m",

@@ -34,6 +34,17 @@ class Config:
     redis_prefix: str = "factcheck"
     redis_timeout_s: float = 2.0
     log_level: str = "INFO"
+    log_format: str = "json"  # or "text"
+    # Comma-separated API keys for writes (and reads with read_keys_required); and/or a file
+    # with one key a line. None configured: writes are open (loopback only, see cli serve).
+    api_keys: str = ""
+    api_keys_file: str = ""
+    read_keys_required: bool = False
+    # Let `factcheck serve` listen beyond loopback with no key configured (it warns).
+    allow_open_writes: bool = False
+    # flask-limiter limits per key or client address ("" turns one off), e.g. "100/second".
+    rate_limit_reads: str = "200/second"
+    rate_limit_writes: str = "50/second"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -20,12 +20,29 @@ graceful_timeout = 20
 # No runtime control socket: several instances may share a machine, and it is one more
 # way in that nobody uses here.
 control_socket_disable = True
-accesslog = "-"
+# The app logs every request itself (service/logs.py: JSON with the request id and the
+# worker's pid, and never the query string, which carries a GET check's claim); gunicorn's
+# own access line would repeat it with the claim in it.
+accesslog = None
 errorlog = "-"
 loglevel = _config.log_level.lower()
-# The worker pid in every access line shows which worker answered (ops, and the
-# cross-worker visibility test).
-access_log_format = '%(h)s pid=%(p)s "%(r)s" %(s)s %(b)s %(M)sms'
+# gunicorn's own messages (start, workers, timeouts) in the app's format, on stderr.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"app": {"()": "service.logs.formatter", "kind": _config.log_format}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "app",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": loglevel.upper(), "handlers": []},  # the app adds its own (logs.py)
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+    },
+}
 
 
 def post_worker_init(worker: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
@@ -79,8 +80,23 @@ class LiveServer:
     def log(self) -> str:
         return "".join(self.lines)
 
+    def records(self) -> list[dict[str, Any]]:
+        """The server's log lines that are JSON objects (FACTCHECK_LOG_FORMAT=json)."""
+        found = []
+        for line in self.lines:
+            if line.startswith("{"):
+                try:
+                    found.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return found
+
     def worker_pids(self) -> set[str]:
-        return {line.rsplit("pid=", 1)[1].strip() for line in self.lines if READY_LINE in line}
+        return {
+            line.rsplit("pid=", 1)[1].split('"')[0].strip()
+            for line in self.lines
+            if READY_LINE in line
+        }
 
     def stop(self) -> None:
         """Stop the server and read the rest of its log."""

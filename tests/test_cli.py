@@ -414,7 +414,7 @@ def test_eval_finds_gold_evidence_in_the_top_three(
 
 ARGUMENTS = {
     (): ["serve", "ingest", "check", "eval", "--help"],
-    ("serve",): ["--bind", "--workers", "--store", "--help"],
+    ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
     ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
     ("check",): ["claim", "--top-k", "--min-score", "--json", "--store", "--help"],
     ("eval",): ["--corpus", "--claims", "--json", "--fail-below-baselines", "--store", "--help"],

@@ -101,4 +101,8 @@ def test_every_operation_declares_problem_errors() -> None:
             assert errors, f"{method} {path} declares no error"
             for status in errors:
                 response = operation["responses"][status]
-                assert response == {"$ref": "#/components/responses/Problem"}, (method, path)
+                if "$ref" in response:  # Problem, or a Problem with documented headers
+                    response = spec()["components"]["responses"][response["$ref"].split("/")[-1]]
+                problem = response["content"]["application/problem+json"]["schema"]
+                assert problem == {"$ref": "#/components/schemas/Problem"}, (method, path)
+                assert set(response["content"]) == {"application/problem+json"}, (method, path)

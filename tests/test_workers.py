@@ -3,7 +3,7 @@ checks of every worker within 1 second (each check syncs its index from the chan
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,11 +47,8 @@ def _pids_answering_checks(server: LiveServer, after: str, before: str | None = 
     lines = server.lines
     first = next(i for i, line in enumerate(lines) if after in line)
     last = next((i for i, line in enumerate(lines) if before and before in line), len(lines))
-    return {
-        m.group(1)
-        for line in lines[first + 1 : last]
-        if "/v1/check" in line and (m := re.search(r"pid=<?(\d+)>? ", line))
-    }
+    records = [json.loads(line) for line in lines[first + 1 : last] if line.startswith("{")]
+    return {str(r["pid"]) for r in records if r.get("path") == "/v1/check"}
 
 
 def test_write_and_delete_visible_on_every_worker_at_once(server: LiveServer) -> None:

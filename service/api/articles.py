@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from schemas.articles import (
     ArticleCreateSchema,
@@ -13,17 +16,59 @@ from schemas.articles import (
     ArticleListQuerySchema,
     ArticleListSchema,
     ArticleWriteResultSchema,
+    IdempotencyKeySchema,
 )
 from service.api.common import json_body, load, services
 from service.api.errors import ApiError
 from service.core.ingest import TooManyStatements, ingest_article
+from service.store.idempotency import Recorded
 
 bp = Blueprint("articles", __name__, url_prefix="/v1/articles")
 
 
 @bp.post("")
 def create_article() -> tuple[Response, int, dict[str, str]]:
-    fields = load(ArticleCreateSchema(), json_body(), "body")
+    body = json_body()
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return _create(body)
+    header = load(IdempotencyKeySchema(), {"idempotency_key": key}, "Idempotency-Key header")
+    return _create_once(f"{g.get('key_id') or 'anonymous'}:{header['idempotency_key']}", body)
+
+
+def _create_once(scoped_key: str, body: Any) -> tuple[Response, int, dict[str, str]]:
+    """The first answer under an idempotency key, replayed to every retry of that request."""
+    log = services().idempotency
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    held = log.reserve(scoped_key, fingerprint)
+    if held is not None:
+        if held.fingerprint != fingerprint:
+            raise ApiError(
+                422,
+                "Invalid request",
+                "This Idempotency-Key was used for a different request body.",
+                errors={"Idempotency-Key": ["Already used with another body."]},
+            )
+        if held.status is None:
+            raise ApiError(
+                409,
+                "Conflict",
+                "A request with this Idempotency-Key is still running; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
+        return jsonify(held.body), held.status, replayed
+    try:
+        response, status, headers = _create(body)
+    except BaseException:
+        log.release(scoped_key)  # nothing was written: a retry must really run
+        raise
+    log.complete(scoped_key, Recorded(fingerprint, status, response.get_json(), headers))
+    return response, status, headers
+
+
+def _create(body: Any) -> tuple[Response, int, dict[str, str]]:
+    fields = load(ArticleCreateSchema(), body, "body")
     svc = services()
     if len(fields["text"]) > svc.config.max_article_chars:
         raise ApiError(
@@ -39,9 +84,9 @@ def create_article() -> tuple[Response, int, dict[str, str]]:
     except TooManyStatements as exc:
         raise ApiError(422, "Invalid request", str(exc), errors={"text": [str(exc)]}) from exc
     svc.index.sync()  # this worker sees its own write at once; others at their next sync
-    body = ArticleWriteResultSchema().dump({**result.article.meta(), "status": result.status})
+    written = ArticleWriteResultSchema().dump({**result.article.meta(), "status": result.status})
     location = url_for("articles.get_article", article_id=result.article.id)
-    return jsonify(body), 201 if result.created else 200, {"Location": location}
+    return jsonify(written), 201 if result.created else 200, {"Location": location}
 
 
 @bp.get("/<article_id>")

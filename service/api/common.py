@@ -13,6 +13,7 @@ from service.config import Config
 from service.core.embed import Embedder
 from service.core.index import SyncedIndex
 from service.store.base import Store
+from service.store.idempotency import IdempotencyLog
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Services:
     store: Store
     embedder: Embedder
     index: SyncedIndex
+    idempotency: IdempotencyLog
 
 
 def services() -> Services:

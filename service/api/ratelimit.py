@@ -1,0 +1,79 @@
+"""Rate limits per API key, or per client address without one (flask-limiter).
+
+Counters live in Redis when the store is Redis, so every worker and replica shares them;
+with the embedded store they are per worker process (memory), which bounds each worker.
+A refused request gets 429 problem+json with Retry-After; every limited response carries
+RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the window resets).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_limiter import HeaderNames, Limiter
+
+from service.config import Config
+
+LIMIT_HEADERS = {
+    HeaderNames.LIMIT: "RateLimit-Limit",
+    HeaderNames.REMAINING: "RateLimit-Remaining",
+    HeaderNames.RESET: "RateLimit-Reset",
+    HeaderNames.RETRY_AFTER: "Retry-After",
+}
+
+
+def client_identity() -> str:
+    """Who a limit counts: the API key (by its hash) when one was accepted, else the address."""
+    key = g.get("key_id")
+    return f"key:{key}" if key else f"addr:{request.remote_addr or 'unknown'}"
+
+
+def storage_uri(store_url: str) -> str:
+    return store_url if store_url.startswith(("redis://", "rediss://")) else "memory://"
+
+
+def init_rate_limits(app: Flask, config: Config) -> Limiter:
+    @app.after_request
+    def _reset_as_delta(response: Response) -> Response:
+        # flask-limiter writes the reset as an epoch time; the RateLimit header fields
+        # (IETF httpapi draft) give seconds from now. Registered before the limiter so that
+        # it runs after the limiter's own hook (Flask runs after_request hooks in reverse).
+        reset = response.headers.get("RateLimit-Reset")
+        if reset is not None and reset.isdigit() and int(reset) > 10**9:
+            response.headers["RateLimit-Reset"] = str(max(0, int(reset) - int(time.time())))
+        return response
+
+    uri = storage_uri(config.store)
+    # A shared Redis must not hang a request: the store's own socket timeout applies.
+    options: dict[str, Any] = (
+        {} if uri == "memory://" else {"socket_timeout": config.redis_timeout_s}
+    )
+    limiter = Limiter(
+        client_identity,
+        app=app,
+        storage_uri=uri,
+        storage_options=options,
+        key_prefix=f"{config.redis_prefix}:ratelimit",
+        strategy="moving-window",
+        headers_enabled=True,
+        header_name_mapping=LIMIT_HEADERS,
+        retry_after="delta-seconds",
+        # A Redis outage must not turn every request into a 500 here: the store answers 503
+        # for what needs it, and the limits fall back to per-process counters meanwhile.
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        enabled=bool(config.rate_limit_reads or config.rate_limit_writes),
+    )
+    from service.api import articles, check
+
+    # One budget for all reads and one for all writes, whatever the route or method.
+    reads, writes = config.rate_limit_reads, config.rate_limit_writes
+    if reads:
+        limiter.shared_limit(reads, scope="reads")(check.bp)
+        limiter.shared_limit(reads, scope="reads", methods=["GET"])(articles.bp)
+    if writes:
+        limiter.shared_limit(writes, scope="writes", methods=["POST", "DELETE"])(articles.bp)
+
+    return limiter
