@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,10 @@ _META_COLUMNS = (
 _STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
 
 
+# Connections a forked child inherited and must neither use nor close (see _conn).
+_INHERITED: list[object] = []
+
+
 def path_from_url(url: str) -> str:
     """sqlite:///relative.db, sqlite:////abs/path.db or sqlite:///:memory: -> a file path."""
     if not url.startswith("sqlite:///"):
@@ -79,9 +84,17 @@ class SQLiteStore(Store):
         self.path = path_from_url(url)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._pid = os.getpid()
         self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
 
     def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # A forked child (gunicorn preload_app) must not use its parent's connections:
+            # SQLite forbids carrying them across fork. Abandon them, kept referenced so that
+            # they are never closed here (a close in the child could checkpoint or remove the
+            # WAL file under the parent), and open the child's own.
+            _INHERITED.append(self._local)
+            self._local, self._pid = threading.local(), os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
