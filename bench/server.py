@@ -95,6 +95,11 @@ class Server:
             "master": memory_of(self.proc.pid),
             "workers_rss_mb": round(sum(w["rss_mb"] for w in workers), 1),
             "workers_pss_mb": round(sum(w["pss_mb"] for w in workers), 1),
+            # With preload_app the master holds the shared pages too: PSS of master + workers
+            # is what the service as a whole occupies.
+            "total_pss_mb": round(
+                sum(w["pss_mb"] for w in workers) + memory_of(self.proc.pid)["pss_mb"], 1
+            ),
         }
 
     def stop(self) -> None:
