@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIP_ARGS ?=
 SHARED ?= ../shared
 
-.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate clean
+.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +57,17 @@ eval-climate: install ## the same on Climate-FEVER's dev claims (about 5 minutes
 	$(VENV)/bin/factcheck eval --fail-below-baselines \
 	  --corpus $(SHARED)/eval/climate-fever/corpus.jsonl \
 	  --claims $(SHARED)/eval/climate-fever/dev-claims.jsonl
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[bench]'
+	touch $@
+
+# Benchmark (docs/benchmarks.md): corpora are built once under bench/.cache and reused.
+SIZES ?= 10k,100k
+DURATION ?= 10
+BENCH_ARGS ?=
+bench: $(VENV)/.bench-installed ## serve corpora of SIZES statements under load for DURATION s each
+	$(PY) -m bench --sizes $(SIZES) --duration $(DURATION) --plot docs/bench-latency.png $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

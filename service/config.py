@@ -31,6 +31,17 @@ class Config:
     max_statements_per_article: int = 2000
     max_request_bytes: int = 2 * 1024 * 1024
     embed_batch_size: int = 64
+    # "onnx": the model exported once to ONNX and run by ONNX Runtime (about half torch's
+    # cost per claim on a small CPU); "torch": sentence-transformers as is. onnx falls back
+    # to torch, with a warning, when the model cannot be exported.
+    embed_backend: str = "onnx"
+    # Where the ONNX export is cached ("" = $XDG_CACHE_HOME or ~/.cache, /factcheck/onnx).
+    onnx_dir: str = ""
+    # Intra-op threads per worker for the model (0 = the runtime's default, one per core).
+    # With one worker per core, 1 avoids threads of different workers spinning on each other.
+    threads: int = 1
+    # Claims whose embeddings each worker keeps (LRU); 0 turns the cache off.
+    claim_cache_size: int = 1024
     redis_prefix: str = "factcheck"
     redis_timeout_s: float = 2.0
     log_level: str = "INFO"

@@ -1,15 +1,40 @@
-"""Sentence embeddings: one sentence-transformers model per process, normalised vectors."""
+"""Sentence embeddings: one model per process, normalised vectors.
+
+Two backends compute the same vectors (cosine >= 0.99, checked by tests/test_embed.py):
+
+- ``onnx`` (default): the model exported once to ONNX (transformer + mean pooling +
+  normalisation in one graph), cached on disk, run by ONNX Runtime with the model's own fast
+  tokenizer. A short claim costs about half of what torch costs on a small CPU, and a worker
+  never imports torch, which saves memory and start time (docs/benchmarks.md).
+- ``torch``: sentence-transformers as is; the fallback when export is impossible (a model
+  that is not a mean-pooled transformer, no writable cache dir, no onnxruntime).
+
+Claims repeat (the same viral claim is checked again and again), so small encode calls go
+through a bounded in-process LRU cache.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from service.config import DEFAULT_MODEL
+from service.config import DEFAULT_MODEL, Config
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+# Only calls this small are looked up in and added to the claim cache: ingest batches of
+# statements would just evict the claims.
+CACHE_MAX_BATCH = 16
 
 
 def resolve_model_path(name: str) -> str:
@@ -24,50 +49,147 @@ def resolve_model_path(name: str) -> str:
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors (cosine similarity = dot product)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        backend: str = "onnx",
+        threads: int = 1,
+        onnx_dir: str = "",
+        cache_size: int = 1024,
+    ) -> None:
         # Weights must never come from a hub at run time; fail fast instead of hanging.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from sentence_transformers import SentenceTransformer
-
         started = time.perf_counter()
         self.name = model
         self.batch_size = batch_size
-        self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        path = resolve_model_path(model)
+        runner: _Runner | None = None
+        if backend == "onnx":
+            try:
+                from service.core.onnx_embed import OnnxRunner
+
+                runner = OnnxRunner(path, onnx_dir or default_onnx_dir(), threads)
+            except Exception as exc:
+                log.warning("ONNX backend unavailable for %s (%s); using torch", model, exc)
+        elif backend != "torch":
+            raise ValueError(f"unknown embedding backend {backend!r}: use onnx or torch")
+        if runner is None:
+            runner = _TorchRunner(path, threads)
+        self._runner: _Runner = runner
+        self.backend = self._runner.backend
+        self.dimension = self._runner.dimension
         self.load_seconds = time.perf_counter() - started
-        # torch modules are not guaranteed re-entrant; gthread workers share one model.
+        # Neither runtime is guaranteed re-entrant; gthread workers would share one model.
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._st_model: SentenceTransformer | None = None
         # The first forward pass is several times slower (allocations, kernel choice): pay it
         # at start, not in the first user's request.
-        self.encode(["warm up"])
+        self._runner.encode(["warm up"], batch_size)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return a (len(texts), dimension) float32 matrix of unit vectors."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        cached = self._cache_size > 0 and len(texts) <= CACHE_MAX_BATCH
         with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            found = [self._cache.get(t) for t in texts] if cached else [None] * len(texts)
+            missing = [t for t, v in zip(texts, found, strict=True) if v is None]
+            computed = iter(self._runner.encode(missing, self.batch_size) if missing else [])
+            out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+            for i, text in enumerate(texts):
+                vector = found[i]
+                if vector is None:
+                    vector = next(computed)
+                    if cached:
+                        self._cache[text] = vector
+                else:
+                    self._cache.move_to_end(text)
+                out[i] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    @property
+    def _model(self) -> SentenceTransformer:
+        """The sentence-transformers model itself (the evaluation's dense baseline uses it):
+        the torch backend's own, or loaded on first use beside the ONNX session."""
+        if isinstance(self._runner, _TorchRunner):
+            return self._runner.model
+        if self._st_model is None:
+            from sentence_transformers import SentenceTransformer
 
-_cache: dict[tuple[str, int], Embedder] = {}
+            self._st_model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
+        return self._st_model
+
+
+class _Runner(Protocol):
+    """What a backend provides: unit vectors of texts, computed in batches."""
+
+    backend: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray: ...
+
+
+class _TorchRunner:
+    """sentence-transformers on torch, with the intra-op thread count set for small CPUs."""
+
+    backend = "torch"
+
+    def __init__(self, path: str, threads: int) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            # Two workers with torch's default (one thread per core) on two cores spin
+            # against each other: a claim took 90 ms instead of 14 ms (docs/benchmarks.md).
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(path, device="cpu")
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def default_onnx_dir() -> str:
+    """Where exported models are cached unless FACTCHECK_ONNX_DIR says otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "factcheck" / "onnx")
+
+
+_cache: dict[tuple[object, ...], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
 def get_embedder(model: str = DEFAULT_MODEL, batch_size: int = 64) -> Embedder:
-    """The process's Embedder for a model: loaded on first use, then shared."""
+    """The process's Embedder for a model: loaded on first use, then shared.
+
+    Backend, threads, ONNX cache dir and claim cache size come from FACTCHECK_* (Config).
+    """
+    config = Config.from_env()
     with _cache_lock:
-        key = (model, batch_size)
+        key = (model, batch_size, config.embed_backend, config.threads, config.onnx_dir)
         if key not in _cache:
-            _cache[key] = Embedder(model, batch_size)
+            _cache[key] = Embedder(
+                model,
+                batch_size,
+                backend=config.embed_backend,
+                threads=config.threads,
+                onnx_dir=config.onnx_dir,
+                cache_size=config.claim_cache_size,
+            )
         return _cache[key]

@@ -76,7 +76,12 @@ class StatementIndex:
             if ordinal == len(self._article_ids):
                 self._article_ids.append(article_id)
                 self._sources.append(None)
-                self._published = np.append(self._published, np.nan)
+                if ordinal == len(self._published):
+                    # Doubling, not np.append per article: that copied the whole array for
+                    # every article, quadratic in the number of articles at start.
+                    grown = np.full(max(1024, 2 * ordinal), np.nan)
+                    grown[:ordinal] = self._published
+                    self._published = grown
                 self._days.append("")
             self._sources[ordinal] = data.source.casefold() if data.source else None
             self._published[ordinal] = timestamp(data.published_at)
@@ -151,9 +156,9 @@ class StatementIndex:
                 allowed &= np.array([s in wanted for s in self._sources], dtype=bool)
             # An undated article passes no date filter: nothing shows it is in range.
             if filters.published_after is not None:
-                allowed &= self._published >= filters.published_after
+                allowed &= self._published[: len(allowed)] >= filters.published_after
             if filters.published_before is not None:
-                allowed &= self._published <= filters.published_before
+                allowed &= self._published[: len(allowed)] <= filters.published_before
             days = np.array(self._days, dtype="<U10")
             if filters.after_day is not None:
                 allowed &= days >= filters.after_day  # "" (undated) sorts first: excluded

@@ -28,7 +28,10 @@ def _stem(word: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and fold typographic apostrophes."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    text = text.lower()
+    if text.isascii():  # nothing to decompose: skip the per-character pass (start-up time)
+        return text
+    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
@@ -39,28 +42,40 @@ def tokenize(text: str) -> list[str]:
 
 
 class Postings:
-    """Rows and term frequencies of one term, in growable arrays."""
+    """Rows and term frequencies of one term.
 
-    __slots__ = ("count", "rows", "tfs")
+    Additions go to Python lists and become numpy arrays when the term is next searched:
+    writing numpy scalars one by one made loading 100k statements at start take seconds.
+    """
+
+    __slots__ = ("_new_rows", "_new_tfs", "_rows", "_tfs")
 
     def __init__(self) -> None:
-        self.rows = np.zeros(4, dtype=np.int64)
-        self.tfs = np.zeros(4, dtype=np.float32)
-        self.count = 0
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._tfs = np.zeros(0, dtype=np.float32)
+        self._new_rows: list[int] = []
+        self._new_tfs: list[int] = []
 
     def add(self, row: int, tf: int) -> None:
-        if self.count == len(self.rows):
-            self.rows = np.resize(self.rows, 2 * self.count)
-            self.tfs = np.resize(self.tfs, 2 * self.count)
-        self.rows[self.count] = row
-        self.tfs[self.count] = tf
-        self.count += 1
+        self._new_rows.append(row)
+        self._new_tfs.append(tf)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, term frequencies), in the order added."""
+        if self._new_rows:
+            self._rows = np.concatenate([self._rows, np.array(self._new_rows, dtype=np.int64)])
+            self._tfs = np.concatenate([self._tfs, np.array(self._new_tfs, dtype=np.float32)])
+            self._new_rows, self._new_tfs = [], []
+        return self._rows, self._tfs
+
+    @property
+    def count(self) -> int:
+        return len(self._rows) + len(self._new_rows)
 
     def keep(self, mask_alive: np.ndarray, remap: np.ndarray) -> None:
-        rows, tfs = self.rows[: self.count], self.tfs[: self.count]
+        rows, tfs = self.arrays()
         live = mask_alive[rows]
-        self.rows, self.tfs = remap[rows[live]], tfs[live].copy()
-        self.count = len(self.rows)
+        self._rows, self._tfs = remap[rows[live]], tfs[live].copy()
 
 
 class BM25:
@@ -82,7 +97,10 @@ class BM25:
         for token in tokens:
             counts[token] = counts.get(token, 0) + 1
         for token, tf in counts.items():
-            self.postings.setdefault(token, Postings()).add(row, tf)
+            postings = self.postings.get(token)
+            if postings is None:  # not setdefault: that built a Postings for every call
+                postings = self.postings[token] = Postings()
+            postings.add(row, tf)
 
     def forget(self, rows: np.ndarray) -> None:
         self.total_length -= float(self.lengths[rows].sum())
@@ -114,7 +132,7 @@ class BM25:
             p = self.postings.get(term)
             if p is None:
                 continue
-            rows, tfs = p.rows[: p.count], p.tfs[: p.count]
+            rows, tfs = p.arrays()
             live = alive[rows]
             rows, tfs = rows[live], tfs[live]
             df = len(rows)

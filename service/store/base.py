@@ -95,6 +95,12 @@ class Store(abc.ABC):
     ) -> PutResult:
         """Create or replace an article with its statements and their vectors, atomically."""
 
+    def put_articles(
+        self, items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]]
+    ) -> list[PutResult]:
+        """Several articles; each is atomic on its own. Backends may write a batch at once."""
+        return [self.put_article(*item) for item in items]
+
     @abc.abstractmethod
     def delete_article(self, article_id: str) -> bool:
         """Delete an article and its statements; False if it did not exist."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import abc
 import json
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import redis
 
 from service.store.base import Store, StoreUnavailable
+from service.store.sqlite import SQLiteStore
 
 TTL_S = 24 * 3600
 
@@ -50,24 +50,14 @@ class IdempotencyLog(abc.ABC):
 
 
 class SQLiteIdempotencyLog(IdempotencyLog):
-    """A table beside the articles, in the same database file."""
+    """A table beside the articles, on the store's own (per thread, fork-safe) connections."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._local = threading.local()
+    def __init__(self, store: SQLiteStore) -> None:
+        self._conn = store.connection
         self._conn().execute(
             "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT "
             "NULL, expires REAL NOT NULL)"
         )
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._local.conn = conn
-        return conn
 
     def reserve(self, key: str, fingerprint: str) -> Recorded | None:
         now = time.time()
@@ -136,10 +126,9 @@ class RedisIdempotencyLog(IdempotencyLog):
 def open_idempotency_log(store: Store) -> IdempotencyLog:
     """The log that lives where the store does."""
     from service.store.redis import RedisStore
-    from service.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
-        return SQLiteIdempotencyLog(store.path)
+        return SQLiteIdempotencyLog(store)
     if isinstance(store, RedisStore):
         return RedisIdempotencyLog(store.client, store.prefix)
     raise TypeError(f"no idempotency log for {type(store).__name__}")

@@ -1,0 +1,1 @@
+"""The factcheck benchmark: see docs/benchmarks.md and `python -m bench --help`."""

@@ -1,0 +1,165 @@
+"""`python -m bench` (or `make bench`): build corpora, serve them under gunicorn, load them,
+time the baselines on the same claims, and write the results (see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from bench import baselines, build, ingest, load, report
+from bench.corpus import claims as make_claims
+from bench.server import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def size(text: str) -> int:
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--sizes", default="10k,100k", help="statements per corpus, e.g. 10k,100k,1m")
+    p.add_argument("--duration", type=float, default=10, help="seconds of load per concurrency")
+    p.add_argument("--concurrency", default="1,8", help="client concurrencies to run")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    p.add_argument("--ingest-statements", type=int, default=600, help="0 skips the ingest run")
+    p.add_argument("--claims", type=int, default=5000, help="distinct claims sent in order")
+    p.add_argument("--baseline-claims", type=int, default=300, help="claims the baselines time")
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("FACTCHECK_BENCH_CACHE", ROOT / "bench" / ".cache")),
+        help="built corpora (reused)",
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--plot", type=Path, default=None, help="PNG path (default: none)")
+    p.add_argument(
+        "--service-root",
+        type=Path,
+        default=ROOT,
+        help="checkout whose service is served (e.g. a worktree of an older commit)",
+    )
+    p.add_argument("--label", default="", help="free text saved with the results")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra environment for the service (e.g. FACTCHECK_...)",
+    )
+    return p.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "service"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "mem_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "commit": commit + ("+dirty" if dirty else ""),
+        "load_before": _load(),
+    }
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_size(args: argparse.Namespace, n: int, claims: list[str], env: dict[str, str]) -> dict:
+    corpus = build.build(args.cache, n)
+    result: dict[str, Any] = {"statements": n, "build_s": round(corpus.build_s, 1)}
+    server = Server(corpus.store_url, args.workers, env, args.service_root).start()
+    try:
+        result["ready_s"], result["all_ready_s"] = server.ready_s, server.all_ready_s
+        result["memory_ready"] = server.memory()
+        result["load"] = []
+        concurrencies = [int(c) for c in args.concurrency.split(",")]
+        offset = 0
+        for c in concurrencies:
+            probe: dict[str, Any] = {}
+            prober = None
+            if c == max(concurrencies):  # the visibility bound is checked under the most load
+                prober = threading.Timer(
+                    args.duration / 3,
+                    lambda probe=probe: probe.update(ingest.visibility(server.url, args.workers)),
+                )
+                prober.start()
+            # Each concurrency gets claims the others did not send (no repeats unless exhausted).
+            rotated = claims[offset:] + claims[:offset]
+            outcome = load.run(server.url, rotated, c, args.duration)
+            offset = (offset + len(outcome.latencies_ms) + outcome.errors) % len(claims)
+            if prober:
+                prober.join()
+                result["visibility"] = probe
+            result["load"].append(outcome.summary())
+            print(f"  {n:,} c={c}: {outcome.summary()}")
+        result["memory_after"] = server.memory()
+    finally:
+        server.stop()
+    result["baselines"] = {}
+    if not args.no_baselines:
+        sample = claims[: args.baseline_claims]
+        result["baselines"]["sentence_transformers"] = baselines.sentence_transformers(
+            corpus.vectors_path, sample
+        )
+        result["baselines"]["bm25s"] = baselines.bm25s_search(corpus.texts_path, sample)
+        print(f"  {n:,} baselines: {result['baselines']}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    env = dict(item.split("=", 1) for item in args.env)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "label": args.label,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "env": env,
+        "runs": [],
+    }
+    claims = make_claims(args.claims)
+    if args.ingest_statements:
+        with tempfile.TemporaryDirectory() as tmp:
+            server = Server(
+                f"sqlite:///{tmp}/ingest.db", args.workers, env, args.service_root
+            ).start()
+            try:
+                results["ingest"] = ingest.ingest(server.url, args.ingest_statements)
+                results["ingest"]["ready_empty_s"] = server.ready_s
+            finally:
+                server.stop()
+        print(f"  ingest: {results['ingest']}")
+    for n in (size(s) for s in args.sizes.split(",")):
+        results["runs"].append(run_size(args, n, claims, env))
+    results["machine"]["load_after"] = _load()
+    print(report.save(results, args.out, args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""A bounded, closed-loop load generator: ``concurrency`` threads, each sending one request at
+a time for ``duration`` seconds (so at most ``concurrency`` requests are ever in flight).
+
+Why threads and http.client: gunicorn's sync workers close every connection, so there is no
+keep-alive to exploit, and the client stays a few hundred microseconds per request. The
+client runs on the same two cores as the server; that cost is inside the figures.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    duration_s: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        lat = np.array(self.latencies_ms or [np.nan])
+        return {
+            "concurrency": self.concurrency,
+            "requests": len(self.latencies_ms),
+            "errors": self.errors,
+            "rps": round(len(self.latencies_ms) / self.duration_s, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "p95_ms": round(float(np.percentile(lat, 95)), 2),
+            "p99_ms": round(float(np.percentile(lat, 99)), 2),
+            "error_samples": self.error_samples[:3],
+        }
+
+
+def post_json(url: str, path: str, body: dict[str, Any], timeout: float = 30) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def run(
+    url: str, claims: Sequence[str], concurrency: int, duration_s: float, top_k: int = 5
+) -> LoadResult:
+    """POST /v1/check with the claims in order (each claim once until all are used)."""
+    result = LoadResult(concurrency, duration_s)
+    counter = itertools.count()
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + duration_s
+
+    def worker() -> None:
+        while time.perf_counter() < stop_at:
+            claim = claims[next(counter) % len(claims)]
+            began = time.perf_counter()
+            try:
+                status, body = post_json(url, "/v1/check", {"claim": claim, "top_k": top_k})
+                error = None if status == 200 else f"{status}: {body[:200]!r}"
+            except OSError as exc:
+                error = repr(exc)
+            took = (time.perf_counter() - began) * 1000
+            with lock:
+                if error is None:
+                    result.latencies_ms.append(took)
+                else:
+                    result.errors += 1
+                    result.error_samples.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.duration_s = time.perf_counter() - started
+    return result
