@@ -82,7 +82,9 @@ def test_redis_persists_to_the_named_volume() -> None:
     args = as_args(service("redis")["command"])
     assert args[0] == "redis-server"
     assert args[args.index("--appendonly") + 1] == "yes"
-    assert args[args.index("--appendfsync") + 1] in {"everysec", "always"}
+    # An acknowledged 201 must survive a crash: everysec may answer before the write reaches
+    # the disk (docker-compose.yml); tests/test_faults.py runs Redis with these same flags.
+    assert args[args.index("--appendfsync") + 1] == "always"
     assert "redis-data:/data" in service("redis")["volumes"]
     assert "redis-data" in compose()["volumes"]
 

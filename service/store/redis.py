@@ -85,6 +85,13 @@ class RedisStore(Store):
             return fn(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"Redis is unreachable: {exc.__class__.__name__}") from exc
+        except redis.ResponseError as exc:
+            # Up but refusing writes: out of memory (maxmemory, noeviction), a read-only
+            # replica (after a failover), or persistence failing (MISCONF). Retry later: 503.
+            refused = isinstance(exc, redis.exceptions.OutOfMemoryError | redis.ReadOnlyError)
+            if refused or str(exc).startswith("MISCONF"):
+                raise StoreUnavailable(f"Redis refuses writes: {str(exc)[:80]}") from exc
+            raise
 
     def put_article(
         self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
