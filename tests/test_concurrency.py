@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -110,11 +109,17 @@ def storm(base: str) -> tuple[dict[str, str | None], set[str]]:
 
 def probe_indexes(live: LiveServer, rounds: int = 48) -> dict[str, set[str]]:
     """Checks tagged with unique claims, sent in parallel so that both workers answer; the
-    `index` stats each answer reported, by tag (the tag finds the worker pid in the log)."""
+    `index` stats each answer reported, by tag (sent as X-Request-ID too, the tag finds the
+    worker's pid in the request log)."""
 
     def one(i: int) -> tuple[str, str]:
         tag = f"probe{i:03d}"
-        body = requests.get(f"{live.url}/v1/check", params={"claim": tag}, timeout=30).json()
+        body = requests.get(
+            f"{live.url}/v1/check",
+            params={"claim": tag},
+            headers={"X-Request-ID": tag},  # the request log names it, never the claim
+            timeout=30,
+        ).json()
         return tag, json.dumps(body["index"], sort_keys=True)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -173,11 +178,11 @@ def test_store_and_every_worker_index_consistent_after_a_storm(server: LiveServe
         for hit in body["evidence"]:
             assert hit["text"] in details[hit["article"]["id"]]["text"]
 
-    server.stop()  # flush the access log: which worker answered which probe
+    server.stop()  # flush the request log: which worker answered which probe
     seen = [
-        m.groups()
-        for line in server.lines
-        if (m := re.search(r'pid=<?(\d+)>? "GET /v1/check\?claim=(probe\d+)', line))
+        (str(r["pid"]), r["request_id"])
+        for r in server.records()
+        if str(r.get("request_id", "")).startswith("probe")
     ]
     assert {tag for _, tag in seen} == set(probes)
     assert {pid for pid, _ in seen} == server.worker_pids(), "both workers must answer probes"
