@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask
@@ -26,6 +27,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from service.core.index import SyncedIndex
     from service.store import StoreUnavailable, open_store
     from service.store.idempotency import open_idempotency_log
+    from service.web import metrics, pages
 
     if not isinstance(config, Config):
         config = Config.from_env(**(config or {}))
@@ -38,7 +40,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
 
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
+    loading = time.perf_counter()
     embedder = get_embedder(config.model, config.embed_batch_size)
+    metrics.model_loaded(time.perf_counter() - loading)
     index = SyncedIndex(store, embedder.dimension)
     try:
         index.rebuild()
@@ -54,6 +58,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     init_headers(app)
     init_auth(app, config)
     init_rate_limits(app, config)
-    for blueprint in (articles.bp, check.bp, health.bp):
+    for blueprint in (articles.bp, check.bp, health.bp, pages.bp):
         app.register_blueprint(blueprint)
+    metrics.init_metrics(app)  # the check page, the docs and /metrics (service/web)
     return app

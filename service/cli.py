@@ -14,6 +14,12 @@ import marshmallow as ma
 from service.config import Config
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_CODES = """exit status:
+  0    success
+  1    failure: a record rejected, the store unreachable, the eval gate failed
+  2    usage error (unknown command, bad or missing argument, invalid claim)
+  130  interrupted (Ctrl-C)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,17 +27,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.store:
         os.environ["FACTCHECK_STORE"] = args.store
+    from service.store.base import StoreUnavailable
+
     try:
         return int(args.run(args))
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, StoreUnavailable) as exc:
         print(f"factcheck: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("factcheck: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="factcheck", description="Claim-to-evidence service: index articles, check claims."
+        prog="factcheck",
+        description="Claim-to-evidence service: index articles, check claims.",
+        epilog="Every setting is also a FACTCHECK_* environment variable (see the README).\n"
+        "Run 'factcheck COMMAND --help' for a command's options.\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
 
     def usage(_args: argparse.Namespace) -> int:
         parser.print_help()
@@ -40,14 +56,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(run=usage, store=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_, description=help_)
+    def command(name: str, help_: str, examples: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"examples:\n{examples}\n\n{EXIT_CODES}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.add_argument(
             "--store", help=f"store URL (default: FACTCHECK_STORE or {Config().store})"
         )
         return sub
 
-    serve = command("serve", "Run the HTTP API under gunicorn.")
+    serve = command(
+        "serve",
+        "Run the HTTP API under gunicorn: the check page at /, the API docs at /docs, "
+        "Prometheus metrics at /metrics.",
+        "  factcheck serve\n  FACTCHECK_API_KEYS=secret factcheck serve --bind 0.0.0.0:8000 "
+        "--workers 4",
+    )
     serve.add_argument("--bind", help="HOST:PORT (default: FACTCHECK_BIND or 127.0.0.1:8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: FACTCHECK_WORKERS)")
     serve.add_argument(
@@ -58,14 +86,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    ingest = command("ingest", "Add articles from .txt, .json or .jsonl files or folders.")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest = command(
+        "ingest",
+        "Add articles from files or folders: .txt (title and outlet from a metadata.jsonl "
+        "beside them), .json (an object or a list), .jsonl (one object a line; a bad line is "
+        "reported with its number and the rest still go in), .html/.htm (a saved web page: "
+        "its article body, title, outlet and date are extracted, the boilerplate left out). "
+        "Ends with a count of created, replaced, unchanged and rejected articles.",
+        "  factcheck ingest examples/sample-corpus.jsonl\n"
+        "  factcheck ingest --source 'My Desk' notes/ saved-page.html",
+    )
+    ingest.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="files, or folders to search"
+    )
     ingest.add_argument("--source", default="unknown", help="outlet for records that name none")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(run=_ingest)
 
-    check = command("check", "Check a claim against the indexed articles.")
-    check.add_argument("claim")
+    check = command(
+        "check",
+        "Check a claim against the indexed articles: each supporting passage with its "
+        "score, outlet, title, date and link, highlighted inside its context.",
+        "  factcheck check 'The euro became cash in 2002'\n"
+        "  factcheck check --top-k 3 --json 'Chernobyl exploded in 1986'",
+    )
+    check.add_argument("claim", help="the claim, as one argument (quote it)")
     check.add_argument("--top-k", type=int, default=None, help="evidence items (default 5)")
     check.add_argument(
         "--min-score",
@@ -74,9 +119,21 @@ def _parser() -> argparse.ArgumentParser:
         help="least cosine similarity for evidence (default: FACTCHECK_MIN_SCORE)",
     )
     check.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="highlight the passage in colour: auto (on a terminal, unless NO_COLOR is set), "
+        "always, never (then it is marked »like this«)",
+    )
     check.set_defaults(run=_check)
 
-    evaluate = command("eval", "Measure retrieval quality on a corpus and a claims file.")
+    evaluate = command(
+        "eval",
+        "Measure retrieval quality on a corpus and a claims file, beside two baselines.",
+        "  factcheck eval --corpus examples/sample-corpus.jsonl "
+        "--claims examples/sample-claims.jsonl",
+    )
     evaluate.add_argument("--corpus", type=Path, required=True, help="file or folder of articles")
     evaluate.add_argument("--claims", type=Path, required=True, help="claims JSON Lines file")
     evaluate.add_argument("--json", action="store_true", help="print the whole report as JSON")
@@ -87,6 +144,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(run=_eval)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("factcheck")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "unix"}
@@ -139,7 +205,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from schemas.articles import ArticleCreateSchema
     from service.core.embed import get_embedder
     from service.core.ingest import TooManyStatements, ingest_article
-    from service.documents import expand, read_records
+    from service.documents import count_records, each_record, expand
     from service.store import open_store
 
     config = Config.from_env()
@@ -149,25 +215,32 @@ def _ingest(args: argparse.Namespace) -> int:
     counts = {"created": 0, "replaced": 0, "unchanged": 0, "rejected": 0}
     statements = 0
     files = expand(args.paths)
-    for path in tqdm(files, unit="file", disable=args.quiet or not files, file=sys.stderr):
-        try:
-            records = list(read_records(path, args.source))
-        except (ValueError, OSError) as exc:
-            counts["rejected"] += 1
-            tqdm.write(f"rejected {path}: {exc}", file=sys.stderr)
-            continue
-        for record in records:
+    # One tick per record (a .jsonl line, a page, a .txt file), so a bulk .jsonl shows progress.
+    bar = tqdm(
+        total=sum(count_records(p) for p in files),
+        unit="article",
+        disable=args.quiet or not files,
+        file=sys.stderr,
+    )
+
+    def reject(origin: str, reason: Any) -> None:
+        counts["rejected"] += 1
+        bar.update(1)
+        tqdm.write(f"rejected {origin}: {reason}", file=sys.stderr)
+
+    for path in files:
+        for record in each_record(path, args.source, reject):
             try:
                 fields = schema.load(record.fields)
                 result = ingest_article(store, embedder, fields, config.max_statements_per_article)
             except (ma.ValidationError, TooManyStatements) as exc:
-                counts["rejected"] += 1
-                reason = exc.messages if isinstance(exc, ma.ValidationError) else str(exc)
-                tqdm.write(f"rejected {record.origin}: {reason}", file=sys.stderr)
+                reject(record.origin, exc.messages if isinstance(exc, ma.ValidationError) else exc)
                 continue
             counts[result.status] += 1
+            bar.update(1)
             if result.status != "unchanged":
                 statements += result.article.statement_count
+    bar.close()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     print(f"ingested {sum(counts.values())} articles ({summary}); {statements} statements added")
     return EXIT_FAILURE if counts["rejected"] else EXIT_OK
@@ -178,6 +251,7 @@ def _check(args: argparse.Namespace) -> int:
     from service.core.embed import get_embedder
     from service.core.index import SyncedIndex
     from service.core.search import check_claim, options_from
+    from service.report import table, use_colour
     from service.store import open_store
 
     try:
@@ -196,32 +270,8 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(CheckResponseSchema().dump(result), indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(_table(result))
+    print(table(result, use_colour(args.color, sys.stdout)))
     return EXIT_OK
-
-
-def _table(result: Any) -> str:
-    lines = [f"claim: {result.claim}", ""]
-    if not result.evidence:
-        best = "none" if result.best_score is None else f"{result.best_score:.3f}"
-        lines.append(
-            f"no evidence ({result.reason}; best similarity {best}, "
-            f"threshold {result.min_score:.2f})"
-        )
-    for rank, item in enumerate(result.evidence, start=1):
-        article = item.hit.article
-        date = article.published_at or "undated"
-        lines.append(f"{rank}. [{item.score:.3f}] {item.hit.statement.text}")
-        lines.append(
-            f"   {article.source} | {article.title} | {date} | "
-            f"{article.id} chars {item.hit.statement.start}-{item.hit.statement.end}"
-        )
-    lines.append("")
-    lines.append(
-        f"{result.index.statements} statements in {result.index.articles} articles; "
-        f"{result.took_ms:.1f} ms"
-    )
-    return "\n".join(lines)
 
 
 def _eval(args: argparse.Namespace) -> int:

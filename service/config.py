@@ -53,7 +53,7 @@ class Config:
     read_keys_required: bool = False
     # Let `factcheck serve` listen beyond loopback with no key configured (it warns).
     allow_open_writes: bool = False
-    # flask-limiter limits per key or client address ("" turns one off), e.g. "100/second".
+    # flask-limiter limits per key or client address ("off" turns one off), e.g. "100/second".
     rate_limit_reads: str = "200/second"
     rate_limit_writes: str = "50/second"
 

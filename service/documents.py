@@ -1,16 +1,19 @@
 """Read article records from files: .txt (with an optional metadata.jsonl beside them), .json
-(one object or a list) and .jsonl (one object a line). Flask-free; used by the CLI and eval."""
+(one object or a list), .jsonl (one object a line) and .html/.htm (a web page, whose article
+is extracted: service/htmlpage.py). Flask-free; used by the CLI and eval."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUFFIXES = (".txt", ".json", ".jsonl")
+from service.htmlpage import HTML_SUFFIXES, article_from_html
+
+SUFFIXES = (".txt", ".json", ".jsonl", *HTML_SUFFIXES)
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -54,9 +57,22 @@ def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
     return {row["file"]: row for row in rows if "file" in row}
 
 
-def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record]:
-    """Yield the article records in one file."""
+def read_records(
+    path: Path,
+    default_source: str = "unknown",
+    on_error: Callable[[str, str], None] | None = None,
+) -> Iterator[Record]:
+    """Yield the article records in one file.
+
+    A bad line of a .jsonl file raises ValueError, unless `on_error` is given: then it is
+    called with the line's origin (`path:number`) and the reason, and the rest is read.
+    """
     suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        fields = article_from_html(path.read_bytes(), default_source=default_source)
+        fields.setdefault("title", path.stem)
+        yield Record(fields={"id": safe_id(path.stem), **fields}, origin=str(path), key=path.stem)
+        return
     if suffix == ".txt":
         text = path.read_text(encoding="utf-8")
         meta = _sidecar(path.parent).get(path.name, {})
@@ -81,8 +97,17 @@ def read_records(path: Path, default_source: str = "unknown") -> Iterator[Record
     if suffix == ".jsonl":
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield _from_object(json.loads(line), f"{path}:{number}", default_source)
+                if not line.strip():
+                    continue
+                origin = f"{path}:{number}"
+                try:
+                    record = _from_object(json.loads(line), origin, default_source)
+                except ValueError as exc:  # JSONDecodeError is one
+                    if on_error is None:
+                        raise
+                    on_error(origin, str(exc).removeprefix(f"{origin}: "))
+                    continue
+                yield record
         return
     raise ValueError(f"unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
 
@@ -98,3 +123,25 @@ def _from_object(item: Any, origin: str, default_source: str) -> Record:
     return Record(
         fields=fields, origin=origin, key=str(key) if key is not None else fields.get("id")
     )
+
+
+def each_record(
+    path: Path, default_source: str, reject: Callable[[str, Any], None]
+) -> Iterator[Record]:
+    """The records of one file for a bulk load: a bad line, or a file that cannot be read at
+    all, goes to `reject(origin, reason)` and the load goes on."""
+    try:
+        yield from read_records(path, default_source, on_error=reject)
+    except (ValueError, OSError) as exc:
+        reject(str(path), exc)
+
+
+def count_records(path: Path) -> int:
+    """Records a file holds, for a progress bar: a .jsonl's non-blank lines, else one."""
+    if path.suffix.lower() != ".jsonl":
+        return 1
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except OSError:
+        return 1

@@ -2,6 +2,8 @@
 
 import gc
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from service.config import Config
@@ -67,3 +69,26 @@ def when_ready(server: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """Logged once the worker has loaded the app (model and index): it can answer now."""
     worker.log.info("factcheck worker ready pid=%s", worker.pid)
+
+
+# --- metrics across workers (service/web/metrics.py) ---------------------------------------
+# Each worker writes its counters to files in this directory and a scrape sums them all. A
+# fresh directory per server, so that no count survives from an earlier run; one an operator
+# set is kept as given (and is theirs to empty between runs, as prometheus_client requires).
+# Set here, in the master, before any worker imports prometheus_client.
+_OWN_METRICS_DIR: str | None = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="factcheck-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker died or was replaced: its live gauges stop counting (its counters stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -102,3 +102,18 @@ def app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sample_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real gunicorn server (2 workers) on the sample corpus, shared by the end-to-end
+    tests of the pages, the docs and the metrics (tests that only add their own articles)."""
+    from service.cli import main
+    from tests.live import LiveServer
+
+    store = f"sqlite:///{tmp_path_factory.mktemp('live-sample') / 'factcheck.db'}"
+    with pytest.MonkeyPatch.context() as patch:  # --store sets FACTCHECK_STORE
+        patch.delenv("FACTCHECK_STORE", raising=False)
+        assert main(["ingest", "--quiet", "--store", store, str(SAMPLE_CORPUS)]) == 0
+    with LiveServer({"FACTCHECK_STORE": store}, workers=2) as server:
+        yield server

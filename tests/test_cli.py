@@ -413,10 +413,10 @@ def test_eval_finds_gold_evidence_in_the_top_three(
 # --- help and usage -----------------------------------------------------------------------
 
 ARGUMENTS = {
-    (): ["serve", "ingest", "check", "eval", "--help"],
+    (): ["serve", "ingest", "check", "eval", "--help", "--version"],
     ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
     ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
-    ("check",): ["claim", "--top-k", "--min-score", "--json", "--store", "--help"],
+    ("check",): ["claim", "--top-k", "--min-score", "--json", "--color", "--store", "--help"],
     ("eval",): ["--corpus", "--claims", "--json", "--fail-below-baselines", "--store", "--help"],
 }
 

@@ -95,7 +95,14 @@ def test_query_parameters_match_their_schemas(schema: ma.Schema, path: str, meth
 def test_every_operation_declares_problem_errors() -> None:
     for path, item in spec()["paths"].items():
         for method, operation in item.items():
-            if method not in METHODS or path in {"/healthz", "/openapi.yaml"}:
+            # Fixed documents with no input: nothing a caller sends can make them fail.
+            if method not in METHODS or path in {
+                "/healthz",
+                "/openapi.yaml",
+                "/metrics",
+                "/",
+                "/docs",
+            }:
                 continue
             errors = [s for s in operation["responses"] if s.startswith(("4", "5"))]
             assert errors, f"{method} {path} declares no error"

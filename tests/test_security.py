@@ -297,3 +297,12 @@ def test_malformed_idempotency_keys_are_refused(
     response = client.post("/v1/articles", json=ARTICLE, headers={"Idempotency-Key": key})
     assert response.status_code == 422
     assert client.get("/v1/articles/dam").status_code == 404
+
+
+@pytest.mark.parametrize("setting", ["off", "none", "OFF"])
+def test_a_limit_set_to_off_never_refuses(
+    make_client: Callable[..., FlaskClient], setting: str
+) -> None:
+    client = make_client(rate_limit_reads=setting)
+    answers = [client.get("/v1/check?claim=dam") for _ in range(5)]
+    assert all(a.status_code == 200 and "RateLimit-Limit" not in a.headers for a in answers)

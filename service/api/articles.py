@@ -18,8 +18,9 @@ from schemas.articles import (
     ArticleWriteResultSchema,
     IdempotencyKeySchema,
 )
-from service.api.common import json_body, load, services
+from service.api.common import load, services
 from service.api.errors import ApiError
+from service.api.html import article_body
 from service.core.ingest import TooManyStatements, ingest_article
 from service.store.idempotency import Recorded
 
@@ -28,7 +29,7 @@ bp = Blueprint("articles", __name__, url_prefix="/v1/articles")
 
 @bp.post("")
 def create_article() -> tuple[Response, int, dict[str, str]]:
-    body = json_body()
+    body = article_body()  # JSON, or the article read from a text/html page
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return _create(body)

@@ -17,8 +17,15 @@ from service.api.errors import ApiError
 from service.config import Config
 
 AUTH_PROBLEM = "urn:factcheck:problem:unauthorized"
-# Endpoints that anyone may call whatever the configuration: probes and the contract.
-ALWAYS_OPEN = {"health.healthz", "health.readyz", "health.openapi", "static"}
+# Endpoints that anyone may call whatever the configuration: probes, the contract, the
+# check page and the docs (their API calls still need a key where one is required), metrics.
+ALWAYS_OPEN = {"health.healthz", "health.readyz", "health.openapi", "static"} | {
+    "web.index",
+    "web.asset",
+    "web.docs",
+    "web.docs_asset",
+    "metrics.metrics",
+}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Blueprints whose POST is a read (a claim to check), not a change to the index.
 READ_BY_POST = {"check"}

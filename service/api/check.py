@@ -17,6 +17,7 @@ from schemas.check import (
 from service.api.common import json_body, load, services
 from service.api.errors import ApiError
 from service.core.search import CheckResult, check_claims, options_from
+from service.web.metrics import observe_check
 
 bp = Blueprint("check", __name__, url_prefix="/v1/check")
 
@@ -57,4 +58,6 @@ def _run(claims: list[str], fields: list[str], params: dict[str, Any]) -> list[C
             422, "Invalid request", f"A claim exceeds {limit} characters.", errors=too_long
         )
     options = options_from(params, svc.config)
-    return check_claims(claims, options, svc.store, svc.embedder, svc.index)
+    results = check_claims(claims, options, svc.store, svc.embedder, svc.index)
+    observe_check(results)
+    return results

@@ -16,6 +16,7 @@ from flask_limiter import HeaderNames, Limiter
 
 from service.config import Config
 
+OFF = {"", "off", "none", "0"}
 LIMIT_HEADERS = {
     HeaderNames.LIMIT: "RateLimit-Limit",
     HeaderNames.REMAINING: "RateLimit-Remaining",
@@ -28,6 +29,11 @@ def client_identity() -> str:
     """Who a limit counts: the API key (by its hash) when one was accepted, else the address."""
     key = g.get("key_id")
     return f"key:{key}" if key else f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _limit(setting: str) -> str | None:
+    """A limit string, or None when the setting turns the limit off ("off", "none", "")."""
+    return None if setting.strip().lower() in OFF else setting
 
 
 def storage_uri(store_url: str) -> str:
@@ -64,12 +70,12 @@ def init_rate_limits(app: Flask, config: Config) -> Limiter:
         # for what needs it, and the limits fall back to per-process counters meanwhile.
         swallow_errors=True,
         in_memory_fallback_enabled=True,
-        enabled=bool(config.rate_limit_reads or config.rate_limit_writes),
+        enabled=bool(_limit(config.rate_limit_reads) or _limit(config.rate_limit_writes)),
     )
     from service.api import articles, check
 
     # One budget for all reads and one for all writes, whatever the route or method.
-    reads, writes = config.rate_limit_reads, config.rate_limit_writes
+    reads, writes = _limit(config.rate_limit_reads), _limit(config.rate_limit_writes)
     if reads:
         limiter.shared_limit(reads, scope="reads")(check.bp)
         limiter.shared_limit(reads, scope="reads", methods=["GET"])(articles.bp)
