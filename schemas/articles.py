@@ -89,6 +89,7 @@ class IdempotencyKeySchema(StrictSchema):
 
     idempotency_key = ma.fields.String(
         required=True,
+        data_key="Idempotency-Key",  # errors name the header as the client sent it
         validate=ma.validate.Regexp(
             r"^[\x21-\x7e]{1,255}$", error="Use 1-255 visible ASCII characters."
         ),

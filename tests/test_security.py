@@ -296,6 +296,7 @@ def test_malformed_idempotency_keys_are_refused(
     client = make_client()
     response = client.post("/v1/articles", json=ARTICLE, headers={"Idempotency-Key": key})
     assert response.status_code == 422
+    assert "Idempotency-Key" in response.get_json()["errors"]
     assert client.get("/v1/articles/dam").status_code == 404
 
 

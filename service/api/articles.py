@@ -33,7 +33,7 @@ def create_article() -> tuple[Response, int, dict[str, str]]:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return _create(body)
-    header = load(IdempotencyKeySchema(), {"idempotency_key": key}, "Idempotency-Key header")
+    header = load(IdempotencyKeySchema(), {"Idempotency-Key": key}, "Idempotency-Key header")
     return _create_once(f"{g.get('key_id') or 'anonymous'}:{header['idempotency_key']}", body)
 
 
