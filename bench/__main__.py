@@ -60,7 +60,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def machine() -> dict[str, Any]:
+def machine(root: Path = ROOT) -> dict[str, Any]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -71,10 +71,10 @@ def machine() -> dict[str, Any]:
     )
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "service"], cwd=ROOT, capture_output=True, text=True
+        ["git", "status", "--porcelain", "service"], cwd=root, capture_output=True, text=True
     ).stdout.strip()
     return {
         "cpus": os.cpu_count(),
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     env = dict(item.split("=", 1) for item in args.env)
     results: dict[str, Any] = {
-        "machine": machine(),
+        "machine": machine(args.service_root),
         "label": args.label,
         "args": {k: str(v) for k, v in vars(args).items()},
         "env": env,

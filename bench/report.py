@@ -79,6 +79,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     if all(bm):
         ax.plot(sizes, bm, "--^", label="bm25s p50")
     ax.set_xscale("log")
+    ax.set_yscale("log")  # 10k..1M spans two decades of latency
     ax.set_xlabel("statements in the index")
     ax.set_ylabel("latency per check (ms)")
     ax.set_title("/v1/check latency vs corpus size (2 workers, loopback)")

@@ -68,6 +68,14 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        try:
+            return self._wait_ready(started, timeout_s)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+
+    def _wait_ready(self, started: float, timeout_s: float) -> Server:
+        assert self.proc is not None
         deadline = started + timeout_s
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:

@@ -86,6 +86,7 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._st_model: SentenceTransformer | None = None
+        self._threads = threads
         # The first forward pass is several times slower (allocations, kernel choice): pay it
         # at start, not in the first user's request.
         self._runner.encode(["warm up"], batch_size)
@@ -123,8 +124,11 @@ class Embedder:
         if isinstance(self._runner, _TorchRunner):
             return self._runner.model
         if self._st_model is None:
+            import torch
             from sentence_transformers import SentenceTransformer
 
+            if self._threads > 0:  # same thread rule as the torch backend (see _TorchRunner)
+                torch.set_num_threads(self._threads)
             self._st_model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
         return self._st_model
 
