@@ -41,7 +41,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
     loading = time.perf_counter()
-    embedder = get_embedder(config.model, config.embed_batch_size)
+    embedder = get_embedder(config)
     metrics.model_loaded(time.perf_counter() - loading)
     index = SyncedIndex(store, embedder.dimension)
     try:

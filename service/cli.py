@@ -210,7 +210,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     config = Config.from_env()
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
-    embedder = get_embedder(config.model, config.embed_batch_size)
+    embedder = get_embedder(config)
     schema = ArticleCreateSchema()
     counts = {"created": 0, "replaced": 0, "unchanged": 0, "rejected": 0}
     statements = 0
@@ -263,7 +263,7 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = Config.from_env()
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
-    embedder = get_embedder(config.model, config.embed_batch_size)
+    embedder = get_embedder(config)
     index = SyncedIndex(store, embedder.dimension)
     index.rebuild()
     result = check_claim(params["claim"], options_from(params, config), store, embedder, index)

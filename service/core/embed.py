@@ -179,18 +179,22 @@ _cache: dict[tuple[object, ...], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(model: str = DEFAULT_MODEL, batch_size: int = 64) -> Embedder:
-    """The process's Embedder for a model: loaded on first use, then shared.
-
-    Backend, threads, ONNX cache dir and claim cache size come from FACTCHECK_* (Config).
-    """
-    config = Config.from_env()
+def get_embedder(config: Config | None = None) -> Embedder:
+    """The process's Embedder for a configuration's model, backend and threads: loaded on first
+    use, then shared (the app's Config, or FACTCHECK_* when none is given)."""
+    config = config or Config.from_env()
     with _cache_lock:
-        key = (model, batch_size, config.embed_backend, config.threads, config.onnx_dir)
+        key = (
+            config.model,
+            config.embed_batch_size,
+            config.embed_backend,
+            config.threads,
+            config.onnx_dir,
+        )
         if key not in _cache:
             _cache[key] = Embedder(
-                model,
-                batch_size,
+                config.model,
+                config.embed_batch_size,
                 backend=config.embed_backend,
                 threads=config.threads,
                 onnx_dir=config.onnx_dir,
