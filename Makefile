@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIP_ARGS ?=
 SHARED ?= ../shared
 
-.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate bench clean
+.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate bench load fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,13 @@ serve: install
 
 test: dev ## the whole suite, against a real Redis (started privately if none answers)
 	PY=$(PY) scripts/test.sh $(PYTEST_ARGS)
+
+LOAD_ARGS ?= --requests 1000 --threads 8 --ingest-ratio 0.2 --max-seconds 300
+load: dev ## bounded load test on loopback: checks and ingests, 0 errors and 0 lost articles or exit 1
+	$(PY) scripts/loadtest.py $(LOAD_ARGS)
+
+fuzz: dev ## schemathesis against the served openapi.yaml on live gunicorn (also part of make test)
+	PY=$(PY) scripts/test.sh -q tests/test_schemathesis.py
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -55,6 +55,14 @@ class LiveServer:
         )
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         ready = 0
         while ready < self.workers:
@@ -68,7 +76,6 @@ class LiveServer:
             if line is None:
                 raise RuntimeError("server exited during start:\n" + self.log())
             ready += READY_LINE in line
-        return self
 
     def _pump(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
