@@ -134,3 +134,24 @@ def test_html_refusals_are_problems(client: FlaskClient, tmp_path: Path) -> None
         "/v1/articles", data="é".encode("latin-1"), content_type="text/html; charset=utf-8"
     )
     assert wrong_charset.status_code == 400
+
+
+def test_metrics_scrape_while_the_store_is_down(embedder: Embedder) -> None:
+    """An operator needs the scrape most during an outage: it answers from the index."""
+    from tests.live import free_port
+
+    app = create_app({"store": f"redis://127.0.0.1:{free_port()}/0", "redis_timeout_s": 0.2})
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 503
+    scraped = client.get("/metrics")
+    assert scraped.status_code == 200
+    assert 'route="/readyz",status="503"' in scraped.get_data(as_text=True)
+
+
+@sqlite_only
+def test_refused_requests_are_counted_and_timed(locked: FlaskClient) -> None:
+    locked.get("/v1/articles")  # no key: 401 from a before_request hook
+    text = locked.get("/metrics").get_data(as_text=True)
+    labels = 'method="GET",route="/v1/articles",status="401"'
+    assert f"factcheck_http_requests_total{{{labels}}}" in text
+    assert f"factcheck_http_request_duration_seconds_count{{{labels}}}" in text
