@@ -29,6 +29,9 @@ from prometheus_client import (
 from service.core.search import CheckResult
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Read once, as prometheus_client did when imported just above: the mode its values were
+# made in decides where a scrape reads them, whatever the environment says later.
+MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
 bp = Blueprint("metrics", __name__)
 
 REQUESTS = Counter(
@@ -122,7 +125,7 @@ def metrics() -> Response:
     INDEX_ARTICLES.set(stats.articles)
     INDEX_STATEMENTS.set(stats.statements)
     registry = REGISTRY
-    if os.environ.get(MULTIPROC_ENV):
+    if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
