@@ -117,9 +117,14 @@ def _spec(out: str) -> None:
     assert yaml.safe_load(out)["openapi"].startswith("3.1")
 
 
+def _metrics(out: str) -> None:
+    assert "# TYPE factcheck_http_requests_total counter" in out
+    assert 'factcheck_http_requests_total{method="GET",route="/healthz",status="200"}' in out
+
+
 EXPECTED: list[Callable[[str], None]] = [
     _check_jwst, _check_smallpox, _no_evidence, _filtered, _batch, _created, _detail, _page,
-    _deleted, _problem, _health, _ready, _spec,
+    _deleted, _problem, _health, _ready, _spec, _metrics,
 ]  # fmt: skip
 
 

@@ -10,6 +10,7 @@ worker, never by the gunicorn master before the directory is set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -28,6 +29,9 @@ from prometheus_client import (
 from service.core.search import CheckResult
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Read once, as prometheus_client did when imported just above: the mode its values were
+# made in decides where a scrape reads them, whatever the environment says later.
+MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
 bp = Blueprint("metrics", __name__)
 
 REQUESTS = Counter(
@@ -90,10 +94,6 @@ def model_loaded(seconds: float) -> None:
 def init_metrics(app: Flask) -> None:
     """Count and time every request, refusals and errors included."""
 
-    @app.before_request
-    def _start_clock() -> None:
-        g.metrics_started = time.perf_counter()
-
     @app.after_request
     def _count(response: Response) -> Response:
         # The route template, not the path: /v1/articles/<article_id> is one series, not one
@@ -101,7 +101,9 @@ def init_metrics(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         labels = (route, request.method, str(response.status_code))
         REQUESTS.labels(*labels).inc()
-        started = g.get("metrics_started", time.perf_counter())
+        # g.started is set by the very first before_request hook (service/api/headers.py), so
+        # a request refused by auth or a rate limit is timed too.
+        started = g.get("started", time.perf_counter())
         LATENCY.labels(*labels).observe(time.perf_counter() - started)
         return response
 
@@ -112,12 +114,18 @@ def init_metrics(app: Flask) -> None:
 def metrics() -> Response:
     """Every worker's metrics in the Prometheus text format."""
     from service.api.common import services
+    from service.store.base import StoreUnavailable
 
-    stats = services().index.stats()
+    index = services().index
+    # What the store holds now, not what this worker last saw; during an outage metrics must
+    # still scrape, with what the index holds.
+    with contextlib.suppress(StoreUnavailable):
+        index.sync()
+    stats = index.stats()
     INDEX_ARTICLES.set(stats.articles)
     INDEX_STATEMENTS.set(stats.statements)
     registry = REGISTRY
-    if os.environ.get(MULTIPROC_ENV):
+    if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
