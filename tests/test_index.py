@@ -639,7 +639,7 @@ def test_check_claim_finds_the_right_statement(
         assert e.scores.lexical >= 0
     # The winner leads every other statement by a clear margin.
     assert best.scores.fused - result.evidence[1].scores.fused > 0.05
-    assert set(result.timings_ms) == {"sync", "embed", "rank", "resolve"}
+    assert set(result.timings_ms) == {"sync", "embed", "search", "rank", "resolve"}
 
     # With every statement returned, each fused score is the documented blend.
     everything = check_claim(

@@ -104,7 +104,7 @@ def test_check_stages_index_size_and_model_load_are_reported(sample_live: LiveSe
         f"{sample_live.url}/v1/check", json={"claim": "The euro became cash in 2002"}, timeout=60
     ).json()
     samples = scrape(sample_live)
-    for stage in ("sync", "embed", "search", "rank"):
+    for stage in ("sync", "embed", "search", "rank", "resolve"):
         assert samples[("factcheck_check_stage_seconds_count", (("stage", stage),))] >= 1
     # Every live worker reports what its index holds; each has synced to the same store.
     assert samples[("factcheck_index_articles", ())] >= 1

@@ -65,8 +65,8 @@ MODEL_LOAD = Gauge(
     "Time a worker took to load the sentence-transformers model (the slowest live worker's).",
     multiprocess_mode="livemax",
 )
-# Keys of CheckResult.timings_ms (service/core/search.py) -> the stage they measure.
-STAGES = {"sync": "sync", "embed": "embed", "rank": "search", "resolve": "rank"}
+# CheckResult.timings_ms keys (service/core/search.py), each a stage label of its own.
+STAGES = {name: name for name in ("sync", "embed", "search", "rank", "resolve")}
 
 
 def observe_check(results: list[CheckResult]) -> None:
