@@ -12,6 +12,7 @@ substring]]}``; matching follows ``../shared/eval/README.md``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import time
@@ -73,10 +74,27 @@ def evaluate(corpus: Path, claims_path: Path, baselines: bool = True) -> dict[st
     ``sentence-transformers``); ``metrics`` and ``ms_per_claim`` at the top level repeat
     factcheck's.
     """
-    from service import create_app
-
     records: list[Record] = [r for p in expand([corpus]) for r in read_records(p)]
     claims = load_claims(claims_path)
+    # One request log line per ingested article and checked claim would bury the table.
+    access_log = logging.getLogger("factcheck.access")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    try:
+        return _evaluate(records, claims, corpus, claims_path, baselines)
+    finally:
+        access_log.setLevel(level)
+
+
+def _evaluate(
+    records: list[Record],
+    claims: list[dict[str, Any]],
+    corpus: Path,
+    claims_path: Path,
+    baselines: bool,
+) -> dict[str, Any]:
+    from service import create_app
+
     systems: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="factcheck-eval-") as tmp:
         app = create_app({"store": f"sqlite:///{tmp}/eval.db"})
