@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import abc
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
-from service.store.base import Store, StoreUnavailable
+from service.store.base import Store
+from service.store.redis import RedisStore
 from service.store.sqlite import SQLiteStore
 
 TTL_S = 24 * 3600
@@ -50,87 +48,70 @@ class IdempotencyLog(abc.ABC):
 
 
 class SQLiteIdempotencyLog(IdempotencyLog):
-    """A table beside the articles, on the store's own (per thread, fork-safe) connections."""
+    """A table beside the articles, written through the store's own transactions (per-thread,
+    fork-safe connections; a busy or failing database is StoreUnavailable, as for articles)."""
 
     def __init__(self, store: SQLiteStore) -> None:
-        self._conn = store.connection
-        self._conn().execute(
-            "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT "
-            "NULL, expires REAL NOT NULL)"
-        )
+        self._store = store
+        with store._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT "
+                "NULL, expires REAL NOT NULL)"
+            )
 
     def reserve(self, key: str, fingerprint: str) -> Recorded | None:
         now = time.time()
-        try:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM idempotency WHERE expires < ?", (now,))
-                row = conn.execute("SELECT record FROM idempotency WHERE key = ?", (key,))
-                found = row.fetchone()
-                if found is None:
-                    conn.execute(
-                        "INSERT INTO idempotency(key, record, expires) VALUES (?, ?, ?)",
-                        (key, _dump(Recorded(fingerprint)), now + TTL_S),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite store busy or failing: {exc}") from exc
+        with self._store._write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE expires < ?", (now,))
+            found = conn.execute("SELECT record FROM idempotency WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                conn.execute(
+                    "INSERT INTO idempotency(key, record, expires) VALUES (?, ?, ?)",
+                    (key, _dump(Recorded(fingerprint)), now + TTL_S),
+                )
         return None if found is None else _load(found[0])
 
     def complete(self, key: str, answer: Recorded) -> None:
-        self._conn().execute(
-            "UPDATE idempotency SET record = ? WHERE key = ?", (_dump(answer), key)
-        )
+        with self._store._write() as conn:
+            conn.execute("UPDATE idempotency SET record = ? WHERE key = ?", (_dump(answer), key))
 
     def release(self, key: str) -> None:
-        self._conn().execute("DELETE FROM idempotency WHERE key = ?", (key,))
+        with self._store._write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE key = ?", (key,))
 
 
 class RedisIdempotencyLog(IdempotencyLog):
-    """One string key per idempotency key, under the store's prefix, expiring after a day."""
+    """One string key per idempotency key, under the store's prefix, expiring after a day;
+    every call goes through the store's guard (unreachable or refusing: StoreUnavailable)."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}:idem:{key}"
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc.__class__.__name__}") from exc
+    def __init__(self, store: RedisStore) -> None:
+        self.client = store.client
+        self._call = store._call
+        self._name = lambda key: store._key("idem", key)
 
     def reserve(self, key: str, fingerprint: str) -> Recorded | None:
         claimed = self._call(
-            self.client.set, self._key(key), _dump(Recorded(fingerprint)), nx=True, ex=TTL_S
+            self.client.set, self._name(key), _dump(Recorded(fingerprint)), nx=True, ex=TTL_S
         )
         if claimed:
             return None
-        held = self._call(self.client.get, self._key(key))
+        held = self._call(self.client.get, self._name(key))
         # Expired between the two calls: a fresh reservation is the honest answer.
         return _load(held) if held is not None else self.reserve(key, fingerprint)
 
     def complete(self, key: str, answer: Recorded) -> None:
-        self._call(self.client.set, self._key(key), _dump(answer), ex=TTL_S)
+        self._call(self.client.set, self._name(key), _dump(answer), ex=TTL_S)
 
     def release(self, key: str) -> None:
-        self._call(self.client.delete, self._key(key))
+        self._call(self.client.delete, self._name(key))
 
 
 def open_idempotency_log(store: Store) -> IdempotencyLog:
     """The log that lives where the store does."""
-    from service.store.redis import RedisStore
-
     if isinstance(store, SQLiteStore):
         return SQLiteIdempotencyLog(store)
     if isinstance(store, RedisStore):
-        return RedisIdempotencyLog(store.client, store.prefix)
+        return RedisIdempotencyLog(store)
     raise TypeError(f"no idempotency log for {type(store).__name__}")
 
 

@@ -87,10 +87,6 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection to the database file (for tables beside the store's)."""
-        return self._conn()
-
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
             # A forked child (gunicorn preload_app) must not use its parent's connections:
