@@ -71,7 +71,6 @@ def init_auth(app: Flask, config: Config) -> None:
     keys = load_keys(config)
     if config.read_keys_required and not keys:
         raise ValueError("FACTCHECK_READ_KEYS_REQUIRED is set but no API key is configured")
-    app.extensions["factcheck_keys"] = keys
 
     @app.before_request
     def _authenticate() -> None:

@@ -342,7 +342,7 @@ def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[
         return same_outlet(a.source, b.source)
 
     def origin(a: Article, b: Article) -> str | None:
-        return shared_origin(_credits(store, a), _credits(store, b)) if others else None
+        return shared_origin(_credits(store, a), _credits(store, b))
 
     return {
         "corroborated_by": [
@@ -362,7 +362,9 @@ def _credits(store: Store, article: Article) -> tuple[str, ...]:
     cached = _credit_cache.get(key)
     if cached is None:
         full = store.get_article(article.id, with_text=True)
-        cached = tuple(credits(full.text or "")) if full is not None else ()
+        if full is None:  # deleted since the search: nothing to read, and nothing to keep
+            return ()
+        cached = tuple(credits(full.text or ""))
         if len(_credit_cache) >= CREDIT_CACHE_SIZE:
             _credit_cache.pop(next(iter(_credit_cache)))
         _credit_cache[key] = cached
