@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from bench.corpus import articles
-from bench.load import post_json
+from bench.load import post_json, run_threads
 
 
 def ingest(url: str, statements: int, clients: int = 2, seed: int = 11) -> dict[str, Any]:
@@ -40,13 +40,7 @@ def ingest(url: str, statements: int, clients: int = 2, seed: int = 11) -> dict[
                 else:
                     errors[0] += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    took = time.perf_counter() - started
+    took = run_threads(worker, clients)
     return {
         "statements": stored[0],
         "errors": errors[0],

@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,11 +80,16 @@ def run(
                     result.errors += 1
                     result.error_samples.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    result.duration_s = run_threads(worker, concurrency)
+    return result
+
+
+def run_threads(worker: Callable[[], None], count: int) -> float:
+    """Run ``count`` threads of ``worker`` to the end; the seconds they took together."""
+    threads = [threading.Thread(target=worker) for _ in range(count)]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    result.duration_s = time.perf_counter() - started
-    return result
+    return time.perf_counter() - started
