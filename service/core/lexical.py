@@ -147,7 +147,14 @@ class BM25:
             all_scores.append(idf * tfs * (self.k1 + 1) / (tfs + norm))
         if not all_rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.concatenate(all_rows)
-        unique, inverse = np.unique(rows, return_inverse=True)
-        scores = np.bincount(inverse, weights=np.concatenate(all_scores)).astype(np.float32)
-        return unique, scores
+        rows, weights = np.concatenate(all_rows), np.concatenate(all_scores)
+        span = int(rows.max()) + 1
+        if len(rows) * 8 < span:  # few matches: sorting them beats a pass over every row
+            unique, inverse = np.unique(rows, return_inverse=True)
+            return unique, np.bincount(inverse, weights=weights).astype(np.float32)
+        # Common terms match a large share of the rows (at 1M statements, sorting ~240k
+        # matches was 70% of a check): sum into one slot a row instead. Every BM25 term
+        # score is > 0, so the non-zero slots are exactly the matched rows, in order.
+        summed = np.bincount(rows, weights=weights, minlength=span)
+        unique = np.flatnonzero(summed)
+        return unique, summed[unique].astype(np.float32)
