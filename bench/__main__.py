@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, build, ingest, load, report
+from bench import ann, baselines, build, ingest, load, report
 from bench.corpus import claims as make_claims
 from bench.server import Server
 
@@ -93,6 +93,8 @@ def _load() -> str:
 def run_size(args: argparse.Namespace, n: int, claims: list[str], env: dict[str, str]) -> dict:
     corpus = build.build(args.cache, n)
     result: dict[str, Any] = {"statements": n, "build_s": round(corpus.build_s, 1)}
+    if env.get("FACTCHECK_ANN") != "off":
+        result["ann"] = build.ensure_ann(corpus)
     server = Server(corpus.store_url, args.workers, env, args.service_root).start()
     try:
         result["ready_s"], result["all_ready_s"] = server.ready_s, server.all_ready_s
@@ -121,6 +123,9 @@ def run_size(args: argparse.Namespace, n: int, claims: list[str], env: dict[str,
         result["memory_after"] = server.memory()
     finally:
         server.stop()
+    if result.get("ann", {}).get("ann_built") or result.get("ann", {}).get("ann_saved"):
+        result["ann"].update(ann.recall(corpus.store_url, claims[: args.baseline_claims]))
+        print(f"  {n:,} approximate index: {result['ann']}")
     result["baselines"] = {}
     if not args.no_baselines:
         sample = claims[: args.baseline_claims]

@@ -11,6 +11,9 @@ own generated sentence, so BM25 sees a realistic, growing vocabulary.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,3 +135,26 @@ def build(cache: Path, size: int, pool: int = 10_000, seed: int = 5) -> Corpus:
     corpus.build_s = time.perf_counter() - started
     print(f"  built {size} statements in {corpus.build_s:.0f} s -> {db}")
     return corpus
+
+
+def ensure_ann(corpus: Corpus) -> dict[str, float | bool]:
+    """Build the store's approximate-search index with `factcheck index` unless a saved one
+    is there, as an operator would after a bulk load; returns whether and how long it built.
+
+    Corpora below the service's threshold keep none (the service scans them exactly).
+    """
+    from service.config import Config
+    from service.core.ann import AnnFiles, default_directory
+    from service.core.embed import get_embedder
+
+    config = Config.from_env(store=corpus.store_url)
+    if config.ann == "off" or corpus.size < config.ann_min_statements:
+        return {"ann_built": False}
+    embedder = get_embedder(config)
+    files = AnnFiles(default_directory(corpus.store_url), embedder.name, embedder.dimension)
+    if files.load() is not None:
+        return {"ann_built": False, "ann_saved": True}
+    env = {**os.environ, "FACTCHECK_STORE": corpus.store_url}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "service.cli", "index"], env=env, check=True)
+    return {"ann_built": True, "ann_build_s": round(time.perf_counter() - started, 1)}

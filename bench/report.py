@@ -37,6 +37,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {st} | {bm} "
                 f"| {_ratio(load['p50_ms'], st)} | {_ratio(load['p50_ms'], bm)} |"
             )
+    for run in results["runs"]:
+        a = run.get("ann", {})
+        if "ranked_recall_at_10" in a:
+            built = f"built in {a['ann_build_s']} s" if a.get("ann_built") else "already saved"
+            lines.append(
+                f"Approximate index at {run['statements']:,} ({built}): recall@10 against the "
+                f"exact scan {a['dense_recall_at_10']} (dense top 10), "
+                f"{a['ranked_recall_at_10']} (the check's ranked list), over {a['claims']} "
+                f"claims; in-process ranking p50 {a['rank_p50_ms_ann']} ms against "
+                f"{a['rank_p50_ms_exact']} ms exact."
+            )
     ingest = results.get("ingest")
     if ingest:
         lines += [

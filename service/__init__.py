@@ -24,7 +24,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from service.api.headers import init_headers
     from service.api.ratelimit import init_rate_limits
     from service.core.embed import get_embedder
-    from service.core.index import SyncedIndex
+    from service.core.synced import open_index
     from service.store import StoreUnavailable, open_store
     from service.store.idempotency import open_idempotency_log
     from service.web import metrics, pages
@@ -43,7 +43,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     loading = time.perf_counter()
     embedder = get_embedder(config)
     metrics.model_loaded(time.perf_counter() - loading)
-    index = SyncedIndex(store, embedder.dimension)
+    index = open_index(config, store, embedder.name, embedder.dimension)
     try:
         index.rebuild()
     except StoreUnavailable:

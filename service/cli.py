@@ -1,4 +1,4 @@
-"""The `factcheck` command: serve | ingest | check | eval."""
+"""The `factcheck` command: serve | ingest | check | eval | index."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,16 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when factcheck's nDCG@10 is below a baseline's in this run",
     )
     evaluate.set_defaults(run=_eval)
+
+    ann = command(
+        "index",
+        "Build the approximate-search index of every indexed statement now, on all cores, "
+        "and save it beside the store (FACTCHECK_ANN_DIR). A running service maps it in at "
+        "its next check; without this it builds one in the background once the index holds "
+        "FACTCHECK_ANN_MIN_STATEMENTS.",
+        "  factcheck index\n  factcheck index --store sqlite:///data/archive.db",
+    )
+    ann.set_defaults(run=_build_ann)
     return parser
 
 
@@ -249,8 +260,8 @@ def _ingest(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from schemas.check import CheckRequestSchema, CheckResponseSchema
     from service.core.embed import get_embedder
-    from service.core.index import SyncedIndex
     from service.core.search import check_claim, options_from
+    from service.core.synced import open_index
     from service.report import table, use_colour
     from service.store import open_store
 
@@ -264,13 +275,41 @@ def _check(args: argparse.Namespace) -> int:
     config = Config.from_env()
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
     embedder = get_embedder(config)
-    index = SyncedIndex(store, embedder.dimension)
+    index = open_index(config, store, embedder.name, embedder.dimension)
     index.rebuild()
     result = check_claim(params["claim"], options_from(params, config), store, embedder, index)
     if args.json:
         print(json.dumps(CheckResponseSchema().dump(result), indent=2, ensure_ascii=False))
         return EXIT_OK
     print(table(result, use_colour(args.color, sys.stdout)))
+    return EXIT_OK
+
+
+def _build_ann(_args: argparse.Namespace) -> int:
+    from service.core.synced import open_index
+    from service.store import open_store
+
+    config = Config.from_env()
+    if config.ann == "off":
+        print("factcheck: FACTCHECK_ANN=off: no approximate index to build", file=sys.stderr)
+        return EXIT_USAGE
+    from service.core.embed import get_embedder
+
+    store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
+    embedder = get_embedder(config)
+    index = open_index(config, store, embedder.name, embedder.dimension)
+    started = time.perf_counter()
+    index.rebuild()
+    loaded = time.perf_counter()
+    if not index.build_ann():
+        print("factcheck: another process is building the approximate index", file=sys.stderr)
+        return EXIT_FAILURE
+    assert index.ann_files is not None
+    print(
+        f"approximate index of {index.stats().statements} statements built in "
+        f"{time.perf_counter() - loaded:.1f} s (index loaded in {loaded - started:.1f} s) "
+        f"-> {index.ann_files.directory}"
+    )
     return EXIT_OK
 
 

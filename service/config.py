@@ -42,6 +42,13 @@ class Config:
     threads: int = 1
     # Claims whose embeddings each worker keeps (LRU); 0 turns the cache off.
     claim_cache_size: int = 1024
+    # Approximate dense search (service.core.ann): "auto" builds a clustered (IVF) index, in the
+    # background, once the index holds ann_min_statements; "off" always scans exactly.
+    ann: str = "auto"
+    ann_min_statements: int = 20_000
+    # Where the graph is kept ("" = beside an SQLite store's file; for Redis, a folder in
+    # $XDG_CACHE_HOME or ~/.cache named after the store URL).
+    ann_dir: str = ""
     redis_prefix: str = "factcheck"
     redis_timeout_s: float = 2.0
     log_level: str = "INFO"

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from service.core.embed import Embedder
-from service.core.index import Key, StatementIndex, SyncedIndex
+from service.core.index import Key, StatementIndex
 from service.core.ingest import TooManyStatements, content_hash, ingest_article
 from service.core.lexical import tokenize
 from service.core.search import CONTEXT_WEIGHT, LEXICAL_WEIGHT, Options, check_claim
 from service.core.segment import segment
+from service.core.synced import SyncedIndex
 from service.store import Article, IndexData, Store, open_store
 from service.store.redis import RedisStore
 from service.store.sqlite import SQLiteStore

@@ -11,7 +11,7 @@ from flask import current_app, request
 from service.api.errors import ApiError, validation_problem
 from service.config import Config
 from service.core.embed import Embedder
-from service.core.index import SyncedIndex
+from service.core.synced import SyncedIndex
 from service.store.base import Store
 from service.store.idempotency import IdempotencyLog
 

@@ -1,22 +1,29 @@
-"""In-process statement index (dense vectors + BM25), kept current from a store.
+"""In-process statement index: dense vectors (an exact scan, or an approximate index for the
+rows it covers plus an exact scan of the rest) and BM25 postings.
 
-Each worker holds its own copy. ``sync()`` asks the store which articles changed since the
-version the index has applied and reloads just those, so a write through any worker becomes
-visible to every worker at its next sync (each check syncs first).
+Each worker holds its own copy, kept current from the store by ``service.core.synced``.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
+from service.core.ann import AnnIndex, statement_key
+from service.core.filters import Filters, local_day, timestamp
 from service.core.lexical import BM25
-from service.store.base import IndexData, Store
+from service.store.base import IndexData
+
+__all__ = ["Filters", "IndexStats", "Key", "StatementIndex", "local_day", "timestamp"]
 
 Key = tuple[str, int]  # (article id, statement position)
+
+# The approximate index answers only when a check admits at least this share of its entries:
+# a narrow filter leaves the scanned clusters with too few admitted rows, while an exact scan
+# of those few rows stays cheap.
+ANN_MIN_ADMITTED = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,20 @@ class StatementIndex:
         self._published = np.zeros(0, dtype=np.float64)
         self._days: list[str] = []  # the publication date as written (its own time zone)
         self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
+        self._keys = np.zeros(1024, dtype=np.uint64)  # row -> statement key (service.core.ann)
         self._used = 0
         self._live = 0
+        self._mutations = 0  # bumped by every write; keys the cached entry mask
         self.lexical = BM25()
         self.version = 0
+        self._detach()
+
+    def _detach(self) -> None:
+        self._ann: AnnIndex | None = None
+        self._entry_rows = np.zeros(0, dtype=np.int64)  # ann entry -> row (-1: none)
+        self._covered = np.zeros(len(self._alive), dtype=bool)  # row has an ann entry
+        self._live_entries: tuple[int, np.ndarray] | None = None
+        self._live_tail: tuple[int, np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------
     def replace(self, article_id: str, data: IndexData) -> None:
@@ -91,9 +108,11 @@ class StatementIndex:
             self._alive[rows] = True
             self._row_article[rows] = ordinal
             self._row_position[rows] = np.arange(count)
-            for row, text in zip(rows, data.texts, strict=True):
+            for position, (row, text) in enumerate(zip(rows, data.texts, strict=True)):
                 self.lexical.add(int(row), text)
+                self._keys[row] = statement_key(article_id, position, text)
             self._rows[article_id] = rows
+            self._mutations += 1
 
     def remove(self, article_id: str) -> None:
         with self._lock:
@@ -102,6 +121,7 @@ class StatementIndex:
                 return
             self._alive[rows] = False
             self._live -= len(rows)
+            self._mutations += 1
             self.lexical.forget(rows)
             if self._used - self._live > max(self._live, 4096):
                 self._compact()
@@ -112,6 +132,8 @@ class StatementIndex:
         self._alive = _resized(self._alive, capacity)
         self._row_article = _resized(self._row_article, capacity)
         self._row_position = _resized(self._row_position, capacity)
+        self._keys = _resized(self._keys, capacity)
+        self._covered = _resized(self._covered, capacity)
 
     def _compact(self) -> None:
         alive = self._alive[: self._used]
@@ -123,21 +145,116 @@ class StatementIndex:
         self._vectors = _resized(self._vectors[old_rows], capacity)
         self._row_article = _resized(self._row_article[old_rows], capacity)
         self._row_position = _resized(self._row_position[old_rows], capacity)
+        self._keys = _resized(self._keys[old_rows], capacity)
+        self._covered = _resized(self._covered[old_rows], capacity)
+        entries = self._entry_rows
+        kept = (entries >= 0) & alive[np.maximum(entries, 0)]
+        self._entry_rows = np.where(kept, remap[np.maximum(entries, 0)], -1)
         self._alive = np.zeros(capacity, dtype=bool)
         self._alive[: len(old_rows)] = True
         self._rows = {a: remap[r] for a, r in self._rows.items()}
         self._used = len(old_rows)
+        self._live_entries = self._live_tail = None
+
+    # -- the approximate index--------------------------------------------------------------------
+    def attach(self, ann: AnnIndex | None) -> None:
+        """Search the rows this index covers through it (None: scan every row exactly).
+
+        Entries are matched to rows by statement key; rows without an entry (written after
+        the build) are scanned exactly, entries without a live row (deleted or rewritten
+        since) are filtered out of every search.
+        """
+        with self._lock:
+            self._detach()
+            if ann is None:
+                return
+            rows = np.flatnonzero(self._alive[: self._used])
+            keys = self._keys[rows]
+            order = np.argsort(keys)
+            ordered = keys[order]
+            at = np.minimum(np.searchsorted(ordered, ann.keys), max(len(ordered) - 1, 0))
+            found = (ordered[at] == ann.keys) if len(ordered) else np.zeros(0, dtype=bool)
+            self._entry_rows = np.where(found, rows[order[at]] if len(rows) else -1, -1)
+            self._covered[self._entry_rows[found]] = True
+            self._ann = ann
+
+    def ann_staleness(self) -> tuple[int, int] | None:
+        """(live rows without an entry, entries without a live row); None with no index."""
+        with self._lock:
+            if self._ann is None:
+                return None
+            used = self._used
+            tail = int(np.count_nonzero(self._alive[:used] & ~self._covered[:used]))
+            return tail, int(len(self._entry_rows) - self._admitted(None).sum())
+
+    def ann_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the live rows' vectors and keys, to build an index from."""
+        with self._lock:
+            rows = np.flatnonzero(self._alive[: self._used])
+            return self._vectors[rows].copy(), self._keys[rows].copy()
+
+    def _admitted(self, mask: np.ndarray | None) -> np.ndarray:
+        """Which entries stand for a row the mask admits (None: any live row)."""
+        if mask is None:
+            cached = self._live_entries
+            if cached is not None and cached[0] == self._mutations:
+                return cached[1]
+        entries = self._entry_rows
+        admitted = entries >= 0
+        source = self._alive if mask is None else mask
+        admitted[admitted] = source[entries[admitted]]
+        if mask is None:
+            self._live_entries = (self._mutations, admitted)
+        return admitted
+
+    def _tail(self, mask: np.ndarray | None) -> np.ndarray:
+        """Rows the mask admits (None: live rows) that have no entry: scanned exactly."""
+        if mask is None:
+            cached = self._live_tail
+            if cached is not None and cached[0] == self._mutations:
+                return cached[1]
+        used = self._used
+        source = self._alive[:used] if mask is None else mask[:used]
+        tail = np.flatnonzero(source & ~self._covered[:used])
+        if mask is None:
+            self._live_tail = (self._mutations, tail)
+        return tail
+
+    def _dense_rows(
+        self, query: np.ndarray, k: int, mask: np.ndarray, filtered: bool
+    ) -> np.ndarray:
+        """Rows of the k statements most similar to the query among the mask's rows."""
+        used = self._used
+        ann = self._ann
+        if ann is not None:
+            admitted = self._admitted(mask if filtered else None)
+            count = int(admitted.sum())
+            if count >= ANN_MIN_ADMITTED * len(admitted):
+                found = ann.search(query, k, None if count == len(admitted) else admitted)
+                if len(found) >= min(k, count):  # else too few admitted nearby: scan instead
+                    tail = self._tail(mask if filtered else None)
+                    rows = np.concatenate([self._entry_rows[found], tail])
+                    cosine = self._vectors[rows] @ query
+                    return rows[_top_rows(cosine, k)]
+            if filtered:
+                rows = np.flatnonzero(mask[:used])
+                return rows[_top_rows(self._vectors[rows] @ query, k)]
+        cosine = self._vectors[:used] @ query
+        cosine[~mask[:used]] = -np.inf
+        return _top_rows(cosine, k)
 
     # -- reads --------------------------------------------------------------------------
     def _key(self, row: int) -> Key:
         return self._article_ids[self._row_article[row]], int(self._row_position[row])
 
     def dense(self, query: np.ndarray, top_k: int) -> list[tuple[Key, float]]:
-        """The top_k statements by cosine similarity to a unit query vector, best first."""
+        """The top_k statements by cosine similarity to a unit query vector, best first
+        (through the approximate index when one is attached)."""
         with self._lock:
-            scores = self._vectors[: self._used] @ query.astype(np.float32)
-            scores[~self._alive[: self._used]] = -np.inf
-            return self._top(np.arange(self._used), scores, min(top_k, self._live))
+            query = query.astype(np.float32)
+            live = self._alive[: self._used]
+            rows = self._dense_rows(query, min(top_k, self._live), live, filtered=False)
+            return self._top(rows, self._vectors[rows] @ query, len(rows))
 
     def lexical_search(self, query: str, top_k: int) -> list[tuple[Key, float]]:
         """The top_k statements by BM25 score for the query's terms, best first."""
@@ -178,40 +295,41 @@ class StatementIndex:
         """
         with self._lock:
             used = self._used
-            mask = self._alive.copy()
+            query = query.astype(np.float32)
+            mask = self._alive[:used].copy()
             if allowed is not None:
                 # Articles synced in after the mask was made are not admitted.
                 missing = len(self._article_ids) - len(allowed)
                 allowed = np.concatenate([allowed, np.zeros(max(missing, 0), dtype=bool)])
-                mask[:used] &= allowed[self._row_article[:used]]
-            live = int(mask[:used].sum())
-            cosine = self._vectors[:used] @ query.astype(np.float32)
-            cosine[~mask[:used]] = -np.inf
+                mask &= allowed[self._row_article[:used]]
+            live = int(mask.sum()) if allowed is not None else self._live
+            dense = self._dense_rows(query, min(pool, live), mask, allowed is not None)
             # IDF and average length stay those of the whole index, filtered or not.
             only = mask if allowed is not None else None
             rows, scores = self.lexical.search(claim, self._alive, self._live, only)
-            bm25 = np.zeros(used, dtype=np.float32)
-            bm25[rows] = scores
-            picked = set(_top_rows(cosine, min(pool, live)).tolist())
-            picked.update(rows[_top_rows(scores, pool)].tolist())
-            ordered = np.array(sorted(picked), dtype=np.int64)
-            context = self._with_previous(ordered, cosine)
+            picked = np.union1d(dense, rows[_top_rows(scores, pool)]).astype(np.int64)
+            cosine = self._vectors[picked] @ query
+            lexical = np.zeros(len(picked), dtype=np.float32)
+            if len(rows):  # rows come sorted (np.unique): look each candidate up
+                at = np.minimum(np.searchsorted(rows, picked), len(rows) - 1)
+                found = rows[at] == picked
+                lexical[found] = scores[at[found]]
+            context = self._with_previous(picked, cosine, query)
             return [
-                (self._key(int(r)), float(cosine[r]), float(bm25[r]), float(c))
-                for r, c in zip(ordered, context, strict=True)
+                (self._key(int(r)), float(c), float(b), float(x))
+                for r, c, b, x in zip(picked, cosine, lexical, context, strict=True)
             ]
 
-    def _with_previous(self, rows: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    def _with_previous(self, rows: np.ndarray, own: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Cosine of the query with each statement read together with the one before it
         (the normalised sum of both vectors); a first statement keeps its own cosine."""
-        own = cosine[rows]
         prev = rows - 1
         has_prev = (rows > 0) & (self._row_position[rows] > 0)
         prev = np.where(has_prev, prev, rows)
         has_prev &= self._alive[prev] & (self._row_article[prev] == self._row_article[rows])
         joint = np.einsum("ij,ij->i", self._vectors[rows], self._vectors[prev])
         norm = np.sqrt(np.maximum(2.0 + 2.0 * joint, 1e-12))
-        paired = (own + np.where(has_prev, cosine[prev], 0.0)) / norm
+        paired = (own + np.where(has_prev, self._vectors[prev] @ query, 0.0)) / norm
         return np.where(has_prev, paired, own)
 
     def vectors_of(self, keys: list[Key]) -> np.ndarray:
@@ -236,96 +354,6 @@ class StatementIndex:
     def stats(self) -> IndexStats:
         with self._lock:
             return IndexStats(articles=len(self._rows), statements=self._live, version=self.version)
-
-
-class SyncedIndex(StatementIndex):
-    """A StatementIndex that follows a store's change sequence."""
-
-    def __init__(self, store: Store, dimension: int) -> None:
-        super().__init__(dimension)
-        self.store = store
-        self._sync_lock = threading.Lock()
-        self.built = False
-        self.head: str | None = None  # the article whose change carries self.version
-
-    def rebuild(self) -> None:
-        """Load every article. Changes made during the load are applied by the next sync."""
-        with self._sync_lock:
-            self._load_all()
-        self.sync()
-
-    def _load_all(self) -> None:
-        self.built = False
-        # Read the head first: writes during the load are replayed by the next sync.
-        start = self.store.changes_since(self.store.version())
-        with self._lock:
-            self._reset()  # a reload after a failure or a store reset leaves no ghosts
-            for article_id, data in self.store.iter_index_data():
-                self.replace(article_id, data)
-            self.version, self.head = start.version, start.head
-        self.built = True
-
-    def sync(self) -> int:
-        """Apply the store's changes since our version; returns the version now reached.
-
-        An index whose first load failed (store down at start) loads everything here, and so
-        does one whose store lost history it had seen (wiped, or restored from a backup).
-        """
-        with self._sync_lock:
-            if not self.built:
-                self._load_all()
-            changes = self.store.changes_since(self.version, self.head)
-            if not changes.intact:
-                # The store was wiped or restored from an older copy: sequence numbers at or
-                # below ours may now name other writes, so only a full reload is safe.
-                self._load_all()
-                changes = self.store.changes_since(self.version, self.head)
-            if changes.article_ids:
-                loaded = self.store.load_index_data(changes.article_ids)
-                with self._lock:
-                    for article_id in changes.article_ids:
-                        if article_id in loaded:
-                            self.replace(article_id, loaded[article_id])
-                        else:
-                            self.remove(article_id)
-            self.version, self.head = changes.version, changes.head
-            return self.version
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which articles a check may draw evidence from."""
-
-    sources: tuple[str, ...] | None = None
-    published_after: float | None = None  # POSIX seconds, inclusive
-    published_before: float | None = None
-    # Bare-date bounds (YYYY-MM-DD, inclusive) compare with the date an article was published
-    # on where it was published, not with a UTC instant.
-    after_day: str | None = None
-    before_day: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        bounds = (self.published_after, self.published_before, self.after_day, self.before_day)
-        return self.sources is None and all(b is None for b in bounds)
-
-
-def local_day(value: str | None) -> str:
-    """The calendar date an ISO 8601 date or date-time names, in its own time zone."""
-    return value[:10] if value and len(value) >= 10 else ""
-
-
-def timestamp(value: str | None) -> float:
-    """POSIX seconds of an ISO 8601 date or date-time (dates at 00:00 UTC); NaN if none."""
-    if not value:
-        return float("nan")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return float("nan")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:

@@ -18,12 +18,12 @@ from service.core.index import (
     IndexStats,
     Key,
     StatementIndex,
-    SyncedIndex,
     local_day,
     timestamp,
 )
 from service.core.lexical import tokenize
 from service.core.outlets import count_groups, credits, same_outlet, shared_origin
+from service.core.synced import SyncedIndex
 from service.store.base import Article, Hit, Store
 
 # Candidates taken from each retriever before fusion; enough that a statement ranked well by

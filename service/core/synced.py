@@ -1,0 +1,178 @@
+"""A StatementIndex kept current from a store, and the approximate index that speeds it up.
+
+``sync()`` asks the store which articles changed since the version the index has applied and
+reloads just those, so a write through any worker becomes visible to every worker at its next
+sync (each check syncs first). It also follows the approximate index on disk (``service.core.ann``):
+a generation saved by any process is mapped in at the next sync, and when the index has outgrown
+its approximate index one process rebuilds it in a background thread while checks go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from service.core.ann import AnnFiles, AnnIndex, default_directory
+from service.core.index import StatementIndex
+from service.store.base import Store
+
+if TYPE_CHECKING:
+    from service.config import Config
+
+log = logging.getLogger(__name__)
+
+# Rebuild the approximate index once statements written or deleted since its build reach this
+# share of the live ones: they are scanned exactly, so the share bounds the scan a check pays.
+REBUILD_SHARE = 0.2
+# A process that found another one building looks again after this long.
+RETRY_BUILD_S = 30.0
+
+
+class SyncedIndex(StatementIndex):
+    """A StatementIndex that follows a store's change sequence."""
+
+    def __init__(
+        self,
+        store: Store,
+        dimension: int,
+        ann_files: AnnFiles | None = None,
+        ann_min_statements: int = 20_000,
+    ) -> None:
+        super().__init__(dimension)
+        self.store = store
+        self._sync_lock = threading.Lock()
+        self.built = False
+        self.head: str | None = None  # the article whose change carries self.version
+        self.ann_files = ann_files
+        self.ann_min_statements = ann_min_statements
+        self._ann_stamp: tuple[int, int] | None = None
+        self.builder: threading.Thread | None = None  # a background index build, if running
+        self._next_build_try = 0.0
+        self._stale_checked = -1
+
+    def rebuild(self) -> None:
+        """Load every article and map in the saved approximate index. Changes made during the
+        load are applied by the next sync.
+
+        No index is built here: under gunicorn's preload this runs in the master, and a
+        thread started before the fork would be lost in the workers.
+        """
+        with self._sync_lock:
+            self._load_all()
+        self._follow_ann()
+        self.sync(build=False)
+
+    def _load_all(self) -> None:
+        self.built = False
+        # Read the head first: writes during the load are replayed by the next sync.
+        start = self.store.changes_since(self.store.version())
+        with self._lock:
+            self._reset()  # a reload after a failure or a store reset leaves no ghosts
+            for article_id, data in self.store.iter_index_data():
+                self.replace(article_id, data)
+            self.version, self.head = start.version, start.head
+        self.built = True
+
+    def sync(self, build: bool = True) -> int:
+        """Apply the store's changes since our version; returns the version now reached.
+
+        An index whose first load failed (store down at start) loads everything here, and so
+        does one whose store lost history it had seen (wiped, or restored from a backup).
+        """
+        with self._sync_lock:
+            if not self.built:
+                self._load_all()
+            changes = self.store.changes_since(self.version, self.head)
+            if not changes.intact:
+                # The store was wiped or restored from an older copy: sequence numbers at or
+                # below ours may now name other writes, so only a full reload is safe.
+                self._load_all()
+                changes = self.store.changes_since(self.version, self.head)
+            if changes.article_ids:
+                loaded = self.store.load_index_data(changes.article_ids)
+                with self._lock:
+                    for article_id in changes.article_ids:
+                        if article_id in loaded:
+                            self.replace(article_id, loaded[article_id])
+                        else:
+                            self.remove(article_id)
+            self.version, self.head = changes.version, changes.head
+        self._follow_ann()
+        if build:
+            self._maybe_build()
+        return self.version
+
+    # -- the approximate index (service.core.ann) -------------------------------------------
+    def _follow_ann(self) -> None:
+        """Map in the current generation when another process (or we) saved one."""
+        if self.ann_files is None:
+            return
+        stamp = self.ann_files.stamp()
+        if stamp != self._ann_stamp:
+            self._ann_stamp = stamp
+            self.attach(self.ann_files.load() if stamp is not None else None)
+
+    def needs_ann(self) -> bool:
+        """Large enough for an approximate index, and none yet or a fifth of it out of date."""
+        if self.ann_files is None or self._live < self.ann_min_statements:
+            return False
+        staleness = self.ann_staleness()
+        if staleness is None:
+            return True
+        tail, dead = staleness
+        return tail + dead > REBUILD_SHARE * self._live
+
+    def _maybe_build(self) -> None:
+        if self.builder is not None or time.monotonic() < self._next_build_try:
+            return
+        if self._mutations == self._stale_checked:  # nothing changed since the last look
+            return
+        self._stale_checked = self._mutations
+        if not self.needs_ann():
+            return
+        self._next_build_try = time.monotonic() + RETRY_BUILD_S
+        self.builder = threading.Thread(target=self._build_quietly, name="ann-build")
+        self.builder.daemon = True  # a build cut short by exit leaves the old generation
+        self.builder.start()
+
+    def _build_quietly(self) -> None:
+        try:
+            self.build_ann(threads=1)
+        except Exception:  # a failed build leaves exact search, never a 500
+            log.exception("approximate index build failed; checks keep scanning exactly")
+        finally:
+            self.builder = None
+            self._stale_checked = -1
+
+    def build_ann(self, threads: int = 0) -> bool:
+        """Build an approximate index of the live statements, save it and search through it.
+        Only one process builds at a time; returns False if another one is building."""
+        if self.ann_files is None:
+            raise RuntimeError("this index keeps no approximate index (FACTCHECK_ANN=off)")
+        with self.ann_files.build_lock() as mine:
+            if not mine:
+                return False
+            vectors, keys = self.ann_snapshot()
+            started = time.perf_counter()
+            ann = AnnIndex.build(vectors, keys, threads)
+            self.ann_files.save(ann)
+            log.info(
+                "approximate index of %d statements built in %.1f s",
+                len(keys),
+                time.perf_counter() - started,
+                extra={"event": "ann_built"},
+            )
+        del ann  # searched through the saved file instead: mapped, shared by all workers
+        self._follow_ann()
+        return True
+
+
+def open_index(config: Config, store: Store, model: str, dimension: int) -> SyncedIndex:
+    """The index the config asks for (not loaded yet: call ``rebuild()``)."""
+    ann_files = None
+    if config.ann != "off":
+        folder = config.ann_dir or default_directory(config.store)
+        ann_files = AnnFiles(folder, model, dimension)
+    return SyncedIndex(store, dimension, ann_files, config.ann_min_statements)
