@@ -33,7 +33,9 @@ class Config:
     embed_batch_size: int = 64
     # "onnx": the model exported once to ONNX and run by ONNX Runtime (about half torch's
     # cost per claim on a small CPU); "torch": sentence-transformers as is. onnx falls back
-    # to torch, with a warning, when the model cannot be exported.
+    # to torch, with a warning, when the model cannot be exported. "onnx-int8": the export's
+    # weights quantized to int8 per channel (docs/benchmarks.md: faster, vectors at cosine
+    # ~0.99 to the float model's).
     embed_backend: str = "onnx"
     # Where the ONNX export is cached ("" = $XDG_CACHE_HOME or ~/.cache, /factcheck/onnx).
     onnx_dir: str = ""

@@ -66,15 +66,16 @@ class Embedder:
         self.batch_size = batch_size
         path = resolve_model_path(model)
         runner: _Runner | None = None
-        if backend == "onnx":
+        if backend in ("onnx", "onnx-int8"):
             try:
                 from service.core.onnx_embed import OnnxRunner
 
-                runner = OnnxRunner(path, onnx_dir or default_onnx_dir(), threads)
+                quantized = backend == "onnx-int8"
+                runner = OnnxRunner(path, onnx_dir or default_onnx_dir(), threads, quantized)
             except Exception as exc:
                 log.warning("ONNX backend unavailable for %s (%s); using torch", model, exc)
         elif backend != "torch":
-            raise ValueError(f"unknown embedding backend {backend!r}: use onnx or torch")
+            raise ValueError(f"unknown embedding backend {backend!r}: use onnx, onnx-int8 or torch")
         if runner is None:
             runner = _TorchRunner(path, threads)
         self._runner: _Runner = runner

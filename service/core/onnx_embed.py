@@ -23,18 +23,24 @@ from pathlib import Path
 import numpy as np
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Names the int8 recipe (see _quantize) in the cached file's name: a new recipe, a new file.
+QUANTIZATION = "int8-per-channel-ffn-out-float"
 
 
 class OnnxRunner:
     backend = "onnx"
 
-    def __init__(self, model_path: str, onnx_dir: str, threads: int) -> None:
+    def __init__(
+        self, model_path: str, onnx_dir: str, threads: int, quantized: bool = False
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         root = Path(model_path)
         max_length = _check_architecture(root)
-        onnx_file = _exported(root, Path(onnx_dir))
+        onnx_file = _exported(root, Path(onnx_dir), quantized)
+        if quantized:
+            self.backend = "onnx-int8"
         self._tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_length)
         self._tokenizer.no_padding()
@@ -88,8 +94,9 @@ def _check_architecture(root: Path) -> int:
     return int(config.get("max_seq_length", 256))
 
 
-def _exported(root: Path, onnx_dir: Path) -> Path:
-    """The cached export of the model at root, made now if missing (under a file lock)."""
+def _exported(root: Path, onnx_dir: Path, quantized: bool = False) -> Path:
+    """The cached export of the model at root, made now if missing (under a file lock);
+    with ``quantized``, its int8 copy beside it."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(root)):
         if (root / name).is_file():
@@ -103,7 +110,51 @@ def _exported(root: Path, onnx_dir: Path) -> Path:
             partial = target.with_suffix(f".{os.getpid()}.tmp")
             _export(root, partial)
             os.replace(partial, target)  # readers never see a half-written file
-    return target
+        if not quantized:
+            return target
+        int8 = target.with_name(f"model-{QUANTIZATION}.onnx")
+        if not int8.exists():
+            partial = int8.with_suffix(f".{os.getpid()}.tmp")
+            _quantize(target, partial)
+            os.replace(partial, int8)
+    return int8
+
+
+def _quantize(model: Path, out: Path) -> None:
+    """Weights to int8, one scale per output channel, activations quantized on the fly; the
+    feed-forward output projections stay float.
+
+    Measured on the dev claims (docs/benchmarks.md): one scale per tensor moved vectors to a
+    cosine as low as 0.92 from the float model's; per channel, 0.986; keeping the six
+    feed-forward output projections (the widest inputs, 1536 wide) in float, >= 0.99 on every
+    dev claim, at 1.6x the float model's speed.
+    """
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    keep_float = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul")
+        and "/attention/" not in n.name
+    ]  # fmt: skip
+    # It logs (on the root logger) advice about static quantization, which is not used here.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(model),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=keep_float,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def _export(root: Path, out: Path) -> None:

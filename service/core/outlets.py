@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TypeVar
 
 # A proper name: an acronym, or one to five capitalised words (hyphens join parts of a word).
@@ -46,6 +47,7 @@ def _contains(longer: list[str], shorter: list[str]) -> bool:
     return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
 
 
+@lru_cache(maxsize=65536)  # a check compares ~140 pairs, mostly the same outlets again
 def same_name(a: str, b: str) -> bool:
     """Do two names designate one organisation? Equal words; the shorter's words (two or
     more) standing in the longer in order; or one is an acronym of the other's initials."""
