@@ -413,11 +413,12 @@ def test_eval_finds_gold_evidence_in_the_top_three(
 # --- help and usage -----------------------------------------------------------------------
 
 ARGUMENTS = {
-    (): ["serve", "ingest", "check", "eval", "--help", "--version"],
+    (): ["serve", "ingest", "check", "eval", "index", "--help", "--version"],
     ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
     ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
     ("check",): ["claim", "--top-k", "--min-score", "--json", "--color", "--store", "--help"],
     ("eval",): ["--corpus", "--claims", "--json", "--fail-below-baselines", "--store", "--help"],
+    ("index",): ["--store", "--help"],
 }
 
 
