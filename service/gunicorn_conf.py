@@ -22,7 +22,7 @@ if _config.threads > 0:
 # workers share those pages copy-on-write (memory), and the index is rebuilt once instead of
 # once per worker on the same cores (start-up time). torch does not survive fork reliably, so
 # the torch backend keeps one load per worker.
-preload_app = _config.embed_backend == "onnx"
+preload_app = _config.embed_backend in ("onnx", "onnx-int8")
 # One thread per worker keeps the model's CPU use predictable on small machines.
 worker_class = "sync"
 # Ingesting the largest accepted article (embedding ~1000 statements) fits well inside this.

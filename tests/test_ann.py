@@ -329,3 +329,45 @@ def test_cli_builds_the_ann(tmp_path: Path, embedder: Embedder) -> None:
         timeout=300,
     )
     assert off.returncode == 2 and "FACTCHECK_ANN=off" in off.stderr
+
+
+def test_the_service_answers_alike_through_its_approximate_index(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Through the HTTP API, on statements embedded by the real model: the app builds its
+    index in the background after the first check, then answers as an exact-scan app."""
+    from bench.corpus import articles as news
+    from bench.corpus import claims
+    from service import create_app
+
+    url = f"sqlite:///{tmp_path / 'fc.db'}"
+    exact = create_app({"store": url, "ann": "off"})
+    writer = exact.test_client()
+    for article in news(1000, seed=21):
+        assert writer.post("/v1/articles", json=dict(article.fields)).status_code == 201
+    approximate = create_app({"store": url, "ann_min_statements": 500, "ann_dir": str(tmp_path)})
+    index = approximate.extensions["factcheck"].index
+    reader = approximate.test_client()
+    assert reader.get("/v1/check", query_string={"claim": "a first claim"}).status_code == 200
+    assert index.builder is not None
+    index.builder.join(timeout=120)
+    assert index.ann_staleness() == (0, 0)
+    same = 0
+    probes = claims(20, seed=23)
+    for claim in probes:
+        body = {"claim": claim, "top_k": 5, "min_score": 0}
+        got = reader.post("/v1/check", json=body).get_json()["evidence"]
+        want = writer.post("/v1/check", json=body).get_json()["evidence"]
+        assert len(got) == len(want) == 5
+        same += [e["statement_id"] for e in got] == [e["statement_id"] for e in want]
+    assert same >= 0.9 * len(probes)
+
+
+def test_a_full_load_leaves_postings_as_shared_arrays(sqlite_store: SQLiteStore) -> None:
+    """Under preload the load runs in the master: postings must be arrays by then, or every
+    worker converts (and privately copies) them on first use."""
+    index = SyncedIndex(sqlite_store, DIM)
+    index.rebuild()
+    postings = list(index.lexical.postings.values())
+    assert postings and all(not p._new_rows for p in postings)
+    assert sum(len(p._rows) for p in postings) > 1000

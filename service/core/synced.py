@@ -72,6 +72,7 @@ class SyncedIndex(StatementIndex):
             self._reset()  # a reload after a failure or a store reset leaves no ghosts
             for article_id, data in self.store.iter_index_data():
                 self.replace(article_id, data)
+            self.lexical.settle()
             self.version, self.head = start.version, start.head
         self.built = True
 
