@@ -32,7 +32,7 @@ def recall(store_url: str, claims: list[str]) -> dict[str, Any]:
     config = Config.from_env(store=store_url, ann="auto")
     store = open_store(store_url)
     embedder = get_embedder(config)
-    index = open_index(config, store, embedder.name, embedder.dimension)
+    index = open_index(config, store, embedder.name, embedder.dimension, background_builds=False)
     index.rebuild()
     store.close()
     if index._ann is None:

@@ -275,7 +275,7 @@ def _check(args: argparse.Namespace) -> int:
     config = Config.from_env()
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
     embedder = get_embedder(config)
-    index = open_index(config, store, embedder.name, embedder.dimension)
+    index = open_index(config, store, embedder.name, embedder.dimension, background_builds=False)
     index.rebuild()
     result = check_claim(params["claim"], options_from(params, config), store, embedder, index)
     if args.json:
@@ -297,7 +297,7 @@ def _build_ann(_args: argparse.Namespace) -> int:
 
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
     embedder = get_embedder(config)
-    index = open_index(config, store, embedder.name, embedder.dimension)
+    index = open_index(config, store, embedder.name, embedder.dimension, background_builds=False)
     started = time.perf_counter()
     index.rebuild()
     loaded = time.perf_counter()

@@ -48,8 +48,8 @@ class Config:
     # background, once the index holds ann_min_statements; "off" always scans exactly.
     ann: str = "auto"
     ann_min_statements: int = 20_000
-    # Where the graph is kept ("" = beside an SQLite store's file; for Redis, a folder in
-    # $XDG_CACHE_HOME or ~/.cache named after the store URL).
+    # Where the approximate index is kept ("" = beside an SQLite store's file; for Redis, a
+    # folder in $XDG_CACHE_HOME or ~/.cache named after the store URL).
     ann_dir: str = ""
     redis_prefix: str = "factcheck"
     redis_timeout_s: float = 2.0

@@ -129,7 +129,12 @@ def test_a_narrow_filter_scans_its_few_rows_exactly(
     corpus: dict[str, IndexData], queries: np.ndarray
 ) -> None:
     index = filled(corpus)
-    index.attach(ann_of(index))
+    # An index over the right keys but unrelated vectors: any answer that went through it
+    # would differ from the exact scan, so equality below proves the scan was taken.
+    _, keys = index.ann_snapshot()
+    misleading = AnnIndex.build(clustered(np.random.default_rng(99), len(keys)), keys, 1)
+    index.attach(misleading)
+    assert ranked(index, queries[0])[:3] != ranked(filled(corpus), queries[0])[:3]
     allowed = np.zeros(len(corpus), dtype=bool)
     allowed[:12] = True  # 3% of the entries: the scan is exact
     for q in queries[:10]:
@@ -296,6 +301,37 @@ def test_an_outgrown_ann_is_rebuilt_and_followed_by_other_workers(
     assert worker_b.ann_staleness() == (0, 0)
     new = AnnFiles(folder, "m", DIM).load()
     assert new is not None and new.generation != generation.generation and new.size == 1300
+
+
+def test_a_full_reload_maps_the_saved_index_again(
+    sqlite_store: SQLiteStore, tmp_path: Path
+) -> None:
+    index = synced(sqlite_store, tmp_path / "ann")
+    assert index.build_ann(threads=1)
+    index.rebuild()  # what a sync does when the store lost history the index had seen
+    assert index.ann_staleness() == (0, 0)
+
+
+def test_tiny_and_empty_indexes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    vectors = clustered(rng, 10)
+    tiny = AnnIndex.build(vectors, np.arange(10, dtype=np.uint64), threads=1)
+    assert tiny.size == 10 and 9 in tiny.search(vectors[9], 3)
+    with pytest.raises(ValueError, match="no statements"):
+        AnnIndex.build(np.zeros((0, DIM), dtype=np.float32), np.zeros(0, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("value", ["OFF", "false", "hnsw"])
+def test_ann_setting_is_checked(sqlite_store: SQLiteStore, value: str) -> None:
+    from service.config import Config
+    from service.core.synced import open_index
+
+    config = Config.from_env({}, ann=value)
+    if value == "OFF":
+        assert open_index(config, sqlite_store, "m", DIM).ann_files is None
+    else:
+        with pytest.raises(ValueError, match="FACTCHECK_ANN"):
+            open_index(config, sqlite_store, "m", DIM)
 
 
 def test_default_ann_folders() -> None:

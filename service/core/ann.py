@@ -77,7 +77,10 @@ class AnnIndex:
     def build(cls, vectors: np.ndarray, keys: np.ndarray, threads: int = 0) -> AnnIndex:
         """An index of unit vectors (inner product = cosine). threads 0: faiss' default."""
         count, dimension = vectors.shape
-        clusters = int(np.clip(round(np.sqrt(count)), MIN_CLUSTERS, MAX_CLUSTERS))
+        if count == 0:
+            raise ValueError("no statements to index")
+        # k-means needs at least as many vectors as clusters (tiny stores, tests).
+        clusters = min(int(np.clip(round(np.sqrt(count)), MIN_CLUSTERS, MAX_CLUSTERS)), count)
         centroids = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFScalarQuantizer(
             centroids,

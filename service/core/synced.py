@@ -39,6 +39,7 @@ class SyncedIndex(StatementIndex):
         dimension: int,
         ann_files: AnnFiles | None = None,
         ann_min_statements: int = 20_000,
+        background_builds: bool = True,
     ) -> None:
         super().__init__(dimension)
         self.store = store
@@ -48,7 +49,10 @@ class SyncedIndex(StatementIndex):
         self.ann_files = ann_files
         self.ann_min_statements = ann_min_statements
         self._ann_stamp: tuple[int, int] | None = None
-        self.builder: threading.Thread | None = None  # a background index build, if running
+        self._follow_lock = threading.Lock()  # the builder and a request may both follow
+        # A short-lived process (factcheck check) must not start a build it would cut short.
+        self.background_builds = background_builds
+        self.builder: threading.Thread | None = None  # the latest background build
         self._next_build_try = 0.0
         self._stale_checked = -1
 
@@ -70,6 +74,9 @@ class SyncedIndex(StatementIndex):
         start = self.store.changes_since(self.store.version())
         with self._lock:
             self._reset()  # a reload after a failure or a store reset leaves no ghosts
+            # _reset() detached the approximate index: the next follow must map it again.
+            self._ann_stamp = None
+            self._stale_checked = -1
             for article_id, data in self.store.iter_index_data():
                 self.replace(article_id, data)
             self.lexical.settle()
@@ -101,7 +108,7 @@ class SyncedIndex(StatementIndex):
                             self.remove(article_id)
             self.version, self.head = changes.version, changes.head
         self._follow_ann()
-        if build:
+        if build and self.background_builds:
             self._maybe_build()
         return self.version
 
@@ -110,14 +117,15 @@ class SyncedIndex(StatementIndex):
         """Map in the current generation when another process (or we) saved one."""
         if self.ann_files is None:
             return
-        stamp = self.ann_files.stamp()
-        if stamp != self._ann_stamp:
-            self._ann_stamp = stamp
-            self.attach(self.ann_files.load() if stamp is not None else None)
+        with self._follow_lock:
+            stamp = self.ann_files.stamp()
+            if stamp != self._ann_stamp:
+                self._ann_stamp = stamp
+                self.attach(self.ann_files.load() if stamp is not None else None)
 
     def needs_ann(self) -> bool:
         """Large enough for an approximate index, and none yet or a fifth of it out of date."""
-        if self.ann_files is None or self._live < self.ann_min_statements:
+        if self.ann_files is None or self._live < max(self.ann_min_statements, 1):
             return False
         staleness = self.ann_staleness()
         if staleness is None:
@@ -126,7 +134,8 @@ class SyncedIndex(StatementIndex):
         return tail + dead > REBUILD_SHARE * self._live
 
     def _maybe_build(self) -> None:
-        if self.builder is not None or time.monotonic() < self._next_build_try:
+        building = self.builder is not None and self.builder.is_alive()
+        if building or time.monotonic() < self._next_build_try:
             return
         if self._mutations == self._stale_checked:  # nothing changed since the last look
             return
@@ -144,7 +153,6 @@ class SyncedIndex(StatementIndex):
         except Exception:  # a failed build leaves exact search, never a 500
             log.exception("approximate index build failed; checks keep scanning exactly")
         finally:
-            self.builder = None
             self._stale_checked = -1
 
     def build_ann(self, threads: int = 0) -> bool:
@@ -170,10 +178,15 @@ class SyncedIndex(StatementIndex):
         return True
 
 
-def open_index(config: Config, store: Store, model: str, dimension: int) -> SyncedIndex:
+def open_index(
+    config: Config, store: Store, model: str, dimension: int, background_builds: bool = True
+) -> SyncedIndex:
     """The index the config asks for (not loaded yet: call ``rebuild()``)."""
+    mode = config.ann.strip().lower()
+    if mode not in ("auto", "off"):
+        raise ValueError(f"FACTCHECK_ANN={config.ann!r}: use auto or off")
     ann_files = None
-    if config.ann != "off":
+    if mode == "auto":
         folder = config.ann_dir or default_directory(config.store)
         ann_files = AnnFiles(folder, model, dimension)
-    return SyncedIndex(store, dimension, ann_files, config.ann_min_statements)
+    return SyncedIndex(store, dimension, ann_files, config.ann_min_statements, background_builds)
