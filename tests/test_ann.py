@@ -18,6 +18,7 @@ from service.core.search import rank
 from service.core.synced import SyncedIndex
 from service.store import Article, IndexData, Store
 from service.store.sqlite import SQLiteStore
+from tests.test_index import unit
 
 DIM = 32
 WORDS = [
@@ -32,11 +33,6 @@ WORDS = [
     "summit",
     "tariff",
 ]
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = vectors.astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
 def clustered(rng: np.random.Generator, count: int, dim: int = DIM) -> np.ndarray:

@@ -70,8 +70,8 @@ class StatementIndex:
         self._ann: AnnIndex | None = None
         self._entry_rows = np.zeros(0, dtype=np.int64)  # ann entry -> row (-1: none)
         self._covered = np.zeros(len(self._alive), dtype=bool)  # row has an ann entry
-        self._live_entries: tuple[int, np.ndarray] | None = None
-        self._live_tail: tuple[int, np.ndarray] | None = None
+        # (mutations, admitted entries, tail rows) for live rows: reused until the next write.
+        self._live_view: tuple[int, np.ndarray, np.ndarray] | None = None
 
     # -- writes -------------------------------------------------------------------------
     def replace(self, article_id: str, data: IndexData) -> None:
@@ -154,7 +154,7 @@ class StatementIndex:
         self._alive[: len(old_rows)] = True
         self._rows = {a: remap[r] for a, r in self._rows.items()}
         self._used = len(old_rows)
-        self._live_entries = self._live_tail = None
+        self._live_view = None
 
     # -- the approximate index--------------------------------------------------------------------
     def attach(self, ann: AnnIndex | None) -> None:
@@ -171,9 +171,7 @@ class StatementIndex:
             rows = np.flatnonzero(self._alive[: self._used])
             keys = self._keys[rows]
             order = np.argsort(keys)
-            ordered = keys[order]
-            at = np.minimum(np.searchsorted(ordered, ann.keys), max(len(ordered) - 1, 0))
-            found = (ordered[at] == ann.keys) if len(ordered) else np.zeros(0, dtype=bool)
+            at, found = _find_sorted(keys[order], ann.keys)
             self._entry_rows = np.where(found, rows[order[at]] if len(rows) else -1, -1)
             self._covered[self._entry_rows[found]] = True
             self._ann = ann
@@ -183,9 +181,8 @@ class StatementIndex:
         with self._lock:
             if self._ann is None:
                 return None
-            used = self._used
-            tail = int(np.count_nonzero(self._alive[:used] & ~self._covered[:used]))
-            return tail, int(len(self._entry_rows) - self._admitted(None).sum())
+            admitted, tail = self._ann_view(None)
+            return len(tail), int(len(admitted) - admitted.sum())
 
     def ann_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the live rows' vectors and keys, to build an index from."""
@@ -193,32 +190,22 @@ class StatementIndex:
             rows = np.flatnonzero(self._alive[: self._used])
             return self._vectors[rows].copy(), self._keys[rows].copy()
 
-    def _admitted(self, mask: np.ndarray | None) -> np.ndarray:
-        """Which entries stand for a row the mask admits (None: any live row)."""
+    def _ann_view(self, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(which entries stand for a row the mask admits, the admitted rows that have no
+        entry and are scanned exactly); mask None: every live row, cached until a write."""
         if mask is None:
-            cached = self._live_entries
+            cached = self._live_view
             if cached is not None and cached[0] == self._mutations:
-                return cached[1]
-        entries = self._entry_rows
-        admitted = entries >= 0
-        source = self._alive if mask is None else mask
-        admitted[admitted] = source[entries[admitted]]
-        if mask is None:
-            self._live_entries = (self._mutations, admitted)
-        return admitted
-
-    def _tail(self, mask: np.ndarray | None) -> np.ndarray:
-        """Rows the mask admits (None: live rows) that have no entry: scanned exactly."""
-        if mask is None:
-            cached = self._live_tail
-            if cached is not None and cached[0] == self._mutations:
-                return cached[1]
+                return cached[1], cached[2]
         used = self._used
         source = self._alive[:used] if mask is None else mask[:used]
+        entries = self._entry_rows
+        admitted = entries >= 0
+        admitted[admitted] = source[entries[admitted]]
         tail = np.flatnonzero(source & ~self._covered[:used])
         if mask is None:
-            self._live_tail = (self._mutations, tail)
-        return tail
+            self._live_view = (self._mutations, admitted, tail)
+        return admitted, tail
 
     def _dense_rows(
         self, query: np.ndarray, k: int, mask: np.ndarray, filtered: bool
@@ -227,12 +214,11 @@ class StatementIndex:
         used = self._used
         ann = self._ann
         if ann is not None:
-            admitted = self._admitted(mask if filtered else None)
+            admitted, tail = self._ann_view(mask if filtered else None)
             count = int(admitted.sum())
             if count >= ANN_MIN_ADMITTED * len(admitted):
                 found = ann.search(query, k, None if count == len(admitted) else admitted)
                 if len(found) >= min(k, count):  # else too few admitted nearby: scan instead
-                    tail = self._tail(mask if filtered else None)
                     rows = np.concatenate([self._entry_rows[found], tail])
                     cosine = self._vectors[rows] @ query
                     return rows[_top_rows(cosine, k)]
@@ -310,10 +296,8 @@ class StatementIndex:
             picked = np.union1d(dense, rows[_top_rows(scores, pool)]).astype(np.int64)
             cosine = self._vectors[picked] @ query
             lexical = np.zeros(len(picked), dtype=np.float32)
-            if len(rows):  # rows come sorted (np.unique): look each candidate up
-                at = np.minimum(np.searchsorted(rows, picked), len(rows) - 1)
-                found = rows[at] == picked
-                lexical[found] = scores[at[found]]
+            at, found = _find_sorted(rows, picked)  # BM25 rows come sorted
+            lexical[found] = scores[at[found]]
             context = self._with_previous(picked, cosine, query)
             return [
                 (self._key(int(r)), float(c), float(b), float(x))
@@ -354,6 +338,14 @@ class StatementIndex:
     def stats(self) -> IndexStats:
         with self._lock:
             return IndexStats(articles=len(self._rows), statements=self._live, version=self.version)
+
+
+def _find_sorted(ordered: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each wanted value: its index in the ascending array, and whether it is there."""
+    if len(ordered) == 0:
+        return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+    return at, ordered[at] == wanted
 
 
 def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
