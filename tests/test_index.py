@@ -253,6 +253,37 @@ def test_lexical_search(lexical_index: StatementIndex, query: str, expected: set
     assert all(score > 0 for _, score in hits)
 
 
+@pytest.mark.parametrize(
+    "query", ["common", "rare", "rare common", "unseen"], ids=["many", "few", "mixed", "none"]
+)
+def test_bm25_scores_follow_the_formula(query: str) -> None:
+    """Both ways of summing a claim's term scores (sorting few matches, one slot a row for
+    many) give the textbook BM25 of every matching row."""
+    from service.core.lexical import BM25
+
+    texts = [f"common words row {i}" + (" rare" if i in (150, 190) else "") for i in range(200)]
+    bm25 = BM25()
+    for row, text in enumerate(texts):
+        bm25.add(row, text)
+    alive = np.ones(len(texts), dtype=bool)
+    rows, scores = bm25.search(query, alive, len(texts))
+    docs = [tokenize(t) for t in texts]
+    avg = sum(len(d) for d in docs) / len(docs)
+    expected: dict[int, float] = {}
+    for term in dict.fromkeys(tokenize(query)):
+        df = sum(term in d for d in docs)
+        if df == 0:
+            continue
+        idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for row, d in enumerate(docs):
+            tf = d.count(term)
+            if tf:
+                norm = 1.2 * (1 - 0.75 + 0.75 * len(d) / avg)
+                expected[row] = expected.get(row, 0.0) + idf * tf * 2.2 / (tf + norm)
+    assert rows.tolist() == sorted(expected)
+    assert scores.tolist() == pytest.approx([expected[r] for r in sorted(expected)], rel=1e-5)
+
+
 def test_stop_words_do_not_change_scores(lexical_index: StatementIndex) -> None:
     plain = lexical_index.lexical_search("guarantee security", 10)
     padded = lexical_index.lexical_search("the guarantee of the security, it is", 10)
