@@ -85,3 +85,30 @@ def test_claim_cache_is_bounded_and_exact(torch_embedder: Embedder) -> None:
     # Large (ingest) batches bypass the cache.
     cached.encode(TEXTS[10:40])
     assert list(cached._cache) == [*TEXTS[6:8], TEXTS[9], TEXTS[0], TEXTS[8]][-4:]
+
+
+@pytest.mark.parametrize(
+    ("backend", "preloaded"), [("onnx", True), ("onnx-int8", True), ("torch", False)]
+)
+def test_onnx_backends_are_preloaded_and_torch_is_not(
+    tmp_path: Path, backend: str, preloaded: bool
+) -> None:
+    """Under gunicorn, ONNX sessions are loaded once in the master and shared by fork;
+    torch does not survive a fork, so it loads in each worker."""
+    import subprocess
+    import sys
+
+    env = {
+        "FACTCHECK_EMBED_BACKEND": backend,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import service.gunicorn_conf as g; print(g.preload_app)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == str(preloaded)
