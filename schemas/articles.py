@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
-from schemas.common import IsoDateTime, StrictSchema, no_control_chars, not_blank
+from schemas.common import (
+    IsoDateTime,
+    Pattern,
+    StrictSchema,
+    article_text,
+    http_url,
+    short_text,
+)
 
 ARTICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+ID_ERROR = "Use 1-128 letters, digits, '.', '_' or '-', starting alphanumeric."
+
+
+def article_id_field(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(validate=Pattern(ARTICLE_ID, error=ID_ERROR), **kwargs)
 
 
 class ArticleCreateSchema(StrictSchema):
     """POST /v1/articles body."""
 
-    id = ma.fields.String(
-        validate=ma.validate.Regexp(
-            ARTICLE_ID, error="Use 1-128 letters, digits, '.', '_' or '-', starting alphanumeric."
-        )
-    )
-    title = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=1, max=1000), not_blank, no_control_chars]
-    )
-    text = ma.fields.String(required=True, validate=[not_blank, no_control_chars])
-    source = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=1, max=200), not_blank, no_control_chars]
-    )
-    url = ma.fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    id = article_id_field()
+    title = short_text(1000, required=True)
+    text = article_text(required=True)
+    source = short_text(200, required=True)
+    url = ma.fields.String(load_default=None, allow_none=True, validate=http_url)
     published_at = IsoDateTime(load_default=None, allow_none=True)
     language = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a BCP 47 tag."),
+        validate=Pattern(LANGUAGE, error="Use a BCP 47 tag."),
     )
 
 
@@ -76,7 +83,8 @@ class ArticleDetailSchema(ArticleSummarySchema):
 
 class ArticleListQuerySchema(StrictSchema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400))
+    # The id of the previous page's last article: the page starts after it.
+    cursor = article_id_field(load_default=None)
 
 
 class ArticleListSchema(ma.Schema):
@@ -90,7 +98,5 @@ class IdempotencyKeySchema(StrictSchema):
     idempotency_key = ma.fields.String(
         required=True,
         data_key="Idempotency-Key",  # errors name the header as the client sent it
-        validate=ma.validate.Regexp(
-            r"^[\x21-\x7e]{1,255}$", error="Use 1-255 visible ASCII characters."
-        ),
+        validate=Pattern(r"^[\x21-\x7e]{1,255}$", error="Use 1-255 visible ASCII characters."),
     )

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from schemas.articles import ArticleSourceSchema
-from schemas.common import IsoDateTime, StrictSchema, no_control_chars, not_blank
+from schemas.common import IsoDateTime, StrictSchema, WholeNumber, short_text
 
 # Upper bounds the schema enforces; the service's configured limits apply on top.
 MAX_TOP_K = 50
@@ -17,17 +17,14 @@ MAX_SOURCES = 50
 
 
 def _claim_field() -> ma.fields.String:
-    return ma.fields.String(
-        required=True,
-        validate=[ma.validate.Length(min=1, max=MAX_CLAIM_CHARS), not_blank, no_control_chars],
-    )
+    return short_text(MAX_CLAIM_CHARS, required=True)
 
 
 class CheckOptionsSchema(StrictSchema):
     """What every check may say besides its claim."""
 
     # None: the service's configured default (FACTCHECK_DEFAULT_TOP_K).
-    top_k = ma.fields.Integer(
+    top_k = WholeNumber(
         load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
     )
     # None: the calibrated default (FACTCHECK_MIN_SCORE); compared with cosine similarity.
@@ -35,7 +32,7 @@ class CheckOptionsSchema(StrictSchema):
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
     )
     sources = ma.fields.List(
-        ma.fields.String(validate=[ma.validate.Length(min=1, max=200), no_control_chars]),
+        short_text(200),  # as an article's source
         load_default=None,
         validate=ma.validate.Length(min=1, max=MAX_SOURCES),
     )
@@ -53,7 +50,7 @@ class CheckRequestSchema(CheckOptionsSchema):
 class CheckQuerySchema(CheckRequestSchema):
     """GET /v1/check query parameters: numbers arrive as text, `sources` may repeat."""
 
-    top_k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    top_k = WholeNumber(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
 
     @ma.pre_load
     def _lists(self, data: Any, **_: Any) -> Any:

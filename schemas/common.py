@@ -1,11 +1,37 @@
-"""Base schema and reusable fields: strict (unknown fields rejected), marshmallow only."""
+"""Base schema and reusable fields: strict (unknown fields rejected), marshmallow only.
+
+What text may hold, in one place (openapi.yaml states the same rules as patterns, checked by
+tests/test_input.py):
+- C0 controls but tab and line breaks, and lone surrogates, are refused everywhere;
+- DEL, C1 controls and the bidi embedding/override/isolate controls are refused in short
+  fields (ids, titles, outlets, claims): "abc\\u202egnp.exe" displays as "abcexe.png";
+  article text loses them instead (a scraped page may carry a stray one in a long text);
+- a value of whitespace alone is blank, and refused.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
+
+# Character classes, written in the dialect Python's re and ECMAScript (the spec's) share.
+C0 = r"\x00-\x08\x0B\x0C\x0E-\x1F"
+INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069"
+# ECMAScript's \s, spelt out: Python's \s differs (U+001C-U+001F, U+0085 in; U+FEFF out).
+SPACE = r"\t\n\x0B\x0C\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF"
+# The patterns openapi.yaml gives these fields; the validators below refuse exactly what they
+# refuse (but name the reason), plus lone surrogates, which a spec pattern cannot spell.
+SHORT_TEXT = f"^[^{C0}{INVISIBLE}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}{INVISIBLE}]*$"
+ARTICLE_TEXT = f"^[^{C0}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}]*$"  # after INVISIBLE is removed
+
+_C0_OR_SURROGATE = re.compile(f"[{C0}\ud800-\udfff]")
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+_BLANK = re.compile(f"[{SPACE}]*")
+_NOT_IN_URL = re.compile(f"[{SPACE}{C0}{INVISIBLE}]")
 
 
 class StrictSchema(ma.Schema):
@@ -15,23 +41,100 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+class Pattern(ma.validate.Validator):
+    """A regular expression the whole value must match, as in JSON Schema: Python's `$` also
+    matches before a final newline, so `^id$` with re.match would let "id\\n" through."""
+
+    def __init__(self, regex: str, error: str) -> None:
+        self.regex = re.compile(regex)
+        self.message = error
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self.message)
+        return value
+
+
 def no_control_chars(value: str) -> None:
     """NUL and other C0 controls (except tab and line breaks) never belong in text, nor do
     lone UTF-16 surrogates (JSON can spell them as \\ud800; no encoder can write them)."""
-    if any((ord(c) < 32 and c not in "\t\n\r") or "\ud800" <= c <= "\udfff" for c in value):
+    if _C0_OR_SURROGATE.search(value):
         raise ma.ValidationError("Must not contain control characters or lone surrogates.")
 
 
+def no_invisible_controls(value: str) -> None:
+    """DEL, C1 and bidi controls: they make a short text display as something it is not."""
+    if _INVISIBLE.search(value):
+        raise ma.ValidationError(
+            "Must not contain DEL, C1 or bidirectional control characters "
+            "(U+007F-U+009F, U+202A-U+202E, U+2066-U+2069)."
+        )
+
+
 def not_blank(value: str) -> None:
-    if not value.strip():
+    if _BLANK.fullmatch(value):
         raise ma.ValidationError("Must not be blank.")
 
 
+def short_text(max_chars: int, **kwargs: Any) -> ma.fields.String:
+    """An id-like or one-line field (title, outlet, claim): the strict rule above."""
+    return ma.fields.String(
+        validate=[
+            ma.validate.Length(min=1, max=max_chars),
+            not_blank,
+            no_control_chars,
+            no_invisible_controls,
+        ],
+        **kwargs,
+    )
+
+
+class ArticleText(ma.fields.String):
+    """An article's text: invisible controls removed (offsets count in what is stored)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return _INVISIBLE.sub("", super()._deserialize(value, attr, data, **kwargs))
+
+
+def article_text(**kwargs: Any) -> ArticleText:
+    return ArticleText(validate=[not_blank, no_control_chars], **kwargs)
+
+
+class WholeNumber(ma.fields.Integer):
+    """An integer, also as JSON may spell one (46.0: JSON Schema's `integer` includes it)."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
+# The spec's pattern for a URL beside `format: uri`: http or https, then a host.
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]"
+
+
+def http_url(value: str) -> None:
+    """An absolute http(s) URL with a host, and nothing a URL cannot hold unescaped."""
+    try:
+        parts = urlsplit(value)
+        good = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        good = False
+    if not good or _NOT_IN_URL.search(value):
+        raise ma.ValidationError("Use an absolute http or https URL with a host.")
+
+
+_LEAP_SECOND = re.compile(r"(?<=T\d\d:\d\d):60")
+
+
 class IsoDateTime(ma.fields.String):
-    """An ISO 8601 date or date-time, kept as the normalised ISO string."""
+    """An ISO 8601 date or date-time, kept as the normalised ISO string. Everything the spec's
+    `format: date` / `date-time` (RFC 3339) allows is taken: lower-case t and z, and a leap
+    second (read as :59, which Python's datetime cannot hold)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
+        raw = _LEAP_SECOND.sub(":59", raw.upper())
         try:
             if len(raw) == 10:
                 return date.fromisoformat(raw).isoformat()

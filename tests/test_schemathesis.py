@@ -1,11 +1,14 @@
 """schemathesis against the contract the server itself serves (/openapi.yaml), on real gunicorn:
 generated valid and invalid requests for every operation; no 5xx, and every response (status,
-content type, headers, body) as the spec declares, and no request the spec forbids accepted.
-Bounded by --max-examples per operation and a fixed seed (about 600 cases, ~15 s).
+content type, headers, body) as the spec declares, no request the spec forbids accepted, none
+it allows refused, and no operation that declares a key served without one (ignored_auth:
+schemathesis repeats a keyed success without the key, and with a wrong one).
+Bounded by --max-examples per operation and a fixed seed (860 cases, ~17 s, at the fix).
 
-Not checked: positive_data_acceptance, since the service is deliberately stricter than the
-spec can say (control characters, empty dates; docs/reliability.md); the auth checks wait
-for API keys."""
+positive_data_acceptance skips POST /v1/articles alone (CONFIG): whether a text/html body
+holds an article at all is beyond what a schema can say (random text has none: 422), and an
+Idempotency-Key reused with another body is 422 by design (the IETF idempotency draft). The
+JSON body's agreement with the spec is tests/test_input.py's."""
 
 from __future__ import annotations
 
@@ -27,15 +30,26 @@ from tests.live import ROOT, LiveServer
 pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 30
-CHECKS = ",".join(
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "unsupported_method",
+    "ignored_auth",
+]
+# The checks live in the config file: a --checks option would override the operation's.
+CONFIG = "\n".join(
     [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_headers_conformance",
-        "response_schema_conformance",
-        "negative_data_rejection",
-        "unsupported_method",
+        "[checks]",
+        "enabled = false",
+        *(f"{name}.enabled = true" for name in CHECKS),
+        "[[operations]]",
+        'include-operation-id = "createArticle"',
+        "checks.positive_data_acceptance.enabled = false",
     ]
 )
 
@@ -66,14 +80,16 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(
     server: LiveServer, tmp_path: Path
 ) -> None:
     report = tmp_path / "junit.xml"
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
     command = [
         *schemathesis_command(),
+        "--config-file",
+        str(config),
         "run",
         f"{server.url}/openapi.yaml",
         "--url",
         server.url,
-        "--checks",
-        CHECKS,
         "--max-examples",
         str(MAX_EXAMPLES),
         "--phases",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from typing import Any
@@ -18,7 +16,7 @@ from schemas.articles import (
     ArticleWriteResultSchema,
     IdempotencyKeySchema,
 )
-from service.api.common import load, services
+from service.api.common import load, query_args, services
 from service.api.errors import ApiError
 from service.api.html import article_body
 from service.core.ingest import TooManyStatements, ingest_article
@@ -111,32 +109,12 @@ def delete_article(article_id: str) -> tuple[str, int]:
 
 @bp.get("")
 def list_articles() -> Response:
-    query = load(ArticleListQuerySchema(), request.args.to_dict(), "query string")
-    after = _decode_cursor(query["cursor"]) if query["cursor"] else None
+    query = load(ArticleListQuerySchema(), query_args().to_dict(), "query string")
+    after = query["cursor"]  # an id: any id-shaped cursor is a place in the id order
     limit = query["limit"]
     # One extra row tells whether another page exists without a count query.
     page = services().store.list_articles(limit + 1, after=after)
     more = len(page) > limit
     page = page[:limit]
-    next_cursor = _encode_cursor(page[-1].id) if more and page else None
+    next_cursor = page[-1].id if more and page else None
     return jsonify(ArticleListSchema().dump({"articles": page, "next_cursor": next_cursor}))
-
-
-def _encode_cursor(article_id: str) -> str:
-    return base64.urlsafe_b64encode(article_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        after = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        if not after:
-            raise ValueError("empty cursor")
-        return after
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(
-            422,
-            "Invalid request",
-            "The cursor is not one this API returned.",
-            errors={"cursor": ["Invalid cursor."]},
-        ) from exc

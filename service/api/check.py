@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from schemas.check import (
     BatchRequestSchema,
@@ -14,7 +14,7 @@ from schemas.check import (
     CheckRequestSchema,
     CheckResponseSchema,
 )
-from service.api.common import json_body, load, services
+from service.api.common import json_body, load, query_args, services
 from service.api.errors import ApiError
 from service.core.search import CheckResult, check_claims, options_from
 from service.web.metrics import observe_check
@@ -35,7 +35,7 @@ def check_post() -> Response:
 
 @bp.get("")
 def check_get() -> Response:
-    return _check(load(_CHECK_QUERY, request.args, "query string"))
+    return _check(load(_CHECK_QUERY, query_args(), "query string"))
 
 
 @bp.post("/batch")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import marshmallow as ma
 from flask import current_app, request
+from werkzeug.datastructures import MultiDict
 
 from service.api.errors import ApiError, validation_problem
 from service.config import Config
@@ -42,6 +44,18 @@ def json_body() -> Any:
     if body is None:
         raise ApiError(400, "Bad Request", "The request body is not valid JSON (UTF-8).")
     return body
+
+
+def query_args() -> MultiDict[str, str]:
+    """The query parameters; 400 unless they are UTF-8 once percent-decoded. (werkzeug would
+    keep an invalid byte as the literal text "%FF": a claim nobody sent.)"""
+    try:
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, "Bad Request", "The query string is not valid UTF-8 once percent-decoded."
+        ) from exc
+    return request.args
 
 
 def load(schema: ma.Schema, data: Any, where: str) -> dict[str, Any]:

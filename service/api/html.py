@@ -1,52 +1,35 @@
 """POST /v1/articles with a web page: `Content-Type: text/html`, the article extracted from
-it (service/htmlpage.py), query parameters overriding what the page says."""
+it (service/htmlpage.py). Query parameters override what the body says, a page's or JSON's."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import marshmallow as ma
 from flask import request
 
-from schemas.common import StrictSchema
-from service.api.common import json_body, load
-from service.api.errors import ApiError
+from schemas.articles import ArticleCreateSchema
+from service.api.common import json_body, load, query_args
+from service.api.errors import VALIDATION, ApiError
 from service.htmlpage import NoArticle, article_from_html
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
-
-
-class HtmlOverridesSchema(StrictSchema):
-    """What the caller knows better than the page; validated again with the whole article."""
-
-    id = ma.fields.String()
-    source = ma.fields.String()
-    url = ma.fields.String()
-    published_at = ma.fields.String()
+OVERRIDES = ("id", "title", "source", "url", "published_at")
+# The article fields, each validated as in a body; only those the caller names are kept.
+_OVERRIDES = ArticleCreateSchema(only=OVERRIDES, partial=True)
+# What a page must yield (or the query give) to be an article, and the parameter to add.
+_NEEDED = {"title": "<title> (or og:title)", "source": "site name (og:site_name) or host"}
 
 
 def article_body() -> Any:
-    """The article fields of POST /v1/articles, from a JSON body or from an HTML page."""
+    """The article fields of POST /v1/articles, from a JSON body or from an HTML page, with
+    the query parameters' fields over the body's."""
+    args = query_args()
+    loaded = load(_OVERRIDES, args.to_dict(), "query string")
+    overrides = {name: value for name, value in loaded.items() if name in args}
     if request.mimetype not in HTML_TYPES:
-        given = sorted(set(request.args) & set(HtmlOverridesSchema().fields))
-        if given:
-            raise ApiError(
-                422,
-                "Invalid request",
-                "Query parameters name article fields only with a text/html body; "
-                "put them in the JSON body instead.",
-                errors={name: ["Only with a text/html body."] for name in given},
-            )
-        return json_body()
-    overrides = load(HtmlOverridesSchema(), request.args.to_dict(), "query string")
-    raw = request.get_data()
-    charset = request.mimetype_params.get("charset")
-    page: str | bytes = raw
-    if charset:
-        try:
-            page = raw.decode(charset)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "Bad Request", f"The body is not valid {charset} text.") from exc
+        body = json_body()
+        return {**body, **overrides} if isinstance(body, dict) and overrides else body
+    page = _page_text()
     try:
         fields = article_from_html(page, url=overrides.get("url"))
     except NoArticle as exc:
@@ -56,4 +39,34 @@ def article_body() -> Any:
             "No article text could be told from the page's boilerplate.",
             errors={"body": [str(exc)]},
         ) from exc
-    return {**fields, **overrides}
+    article = {**fields, **overrides}
+    missing = {
+        name: [f"The page has no {what}: add the query parameter {name}=."]
+        for name, what in _NEEDED.items()
+        if name not in article
+    }
+    if missing:
+        names = " and ".join(missing)
+        raise ApiError(
+            422,
+            "Invalid request",
+            f"The page does not say its {names}; give them as query parameters.",
+            VALIDATION,
+            errors=missing,
+        )
+    return article
+
+
+def _page_text() -> str:
+    """The body as text: in the Content-Type's charset, else UTF-8 (as the spec says; never
+    a guess, which turned one bad byte into "CafÃ©"). 400 when it does not decode."""
+    charset = request.mimetype_params.get("charset") or "utf-8"
+    try:
+        return request.get_data().decode(charset)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            400,
+            "Bad Request",
+            f"The body is not valid {charset} text; send UTF-8 or name the charset "
+            "(Content-Type: text/html; charset=...).",
+        ) from exc
