@@ -41,31 +41,36 @@ def _create_once(scoped_key: str, body: Any) -> tuple[Response, int, dict[str, s
     """The first answer under an idempotency key, replayed to every retry of that request."""
     log = services().idempotency
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    held = log.reserve(scoped_key, fingerprint)
-    if held is not None:
-        if held.fingerprint != fingerprint:
-            raise ApiError(
-                422,
-                "Invalid request",
-                "This Idempotency-Key was used for a different request body.",
-                errors={"Idempotency-Key": ["Already used with another body."]},
-            )
-        if held.status is None:
-            raise ApiError(
-                409,
-                "Conflict",
-                "A request with this Idempotency-Key is still running; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
-        replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
-        return jsonify(held.body), held.status, replayed
-    try:
-        response, status, headers = _create(body)
-    except BaseException:
-        log.release(scoped_key)  # nothing was written: a retry must really run
-        raise
-    log.complete(scoped_key, Recorded(fingerprint, status, response.get_json(), headers))
+    with log.leased(scoped_key, fingerprint) as (held, owner):
+        if held is not None:
+            return _replay(held, fingerprint)
+        try:
+            response, status, headers = _create(body)
+        except BaseException:
+            log.release(scoped_key, owner)  # nothing was written: a retry must really run
+            raise
+        log.complete(scoped_key, owner, Recorded(fingerprint, status, response.get_json(), headers))
     return response, status, headers
+
+
+def _replay(held: Recorded, fingerprint: str) -> tuple[Response, int, dict[str, str]]:
+    """What a retry is told: the first answer again, or why it cannot have it (yet)."""
+    if held.fingerprint != fingerprint:
+        raise ApiError(
+            422,
+            "Invalid request",
+            "This Idempotency-Key was used for a different request body.",
+            errors={"Idempotency-Key": ["Already used with another body."]},
+        )
+    if held.status is None:
+        raise ApiError(
+            409,
+            "Conflict",
+            "A request with this Idempotency-Key is still running; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
+    return jsonify(held.body), held.status, replayed
 
 
 def _create(body: Any) -> tuple[Response, int, dict[str, str]]:
