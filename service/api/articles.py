@@ -8,10 +8,10 @@ import hashlib
 import json
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from schemas.articles import (
-    ArticleCreateSchema,
     ArticleDetailSchema,
     ArticleListQuerySchema,
     ArticleListSchema,
@@ -19,9 +19,9 @@ from schemas.articles import (
     IdempotencyKeySchema,
 )
 from service.api.common import load, services
-from service.api.errors import ApiError
+from service.api.errors import VALIDATION, ApiError, validation_problem
 from service.api.html import article_body
-from service.core.ingest import TooManyStatements, ingest_article
+from service.core.ingest import Limits, Rejected, ingest_record
 from service.store.idempotency import Recorded
 
 bp = Blueprint("articles", __name__, url_prefix="/v1/articles")
@@ -74,21 +74,13 @@ def _replay(held: Recorded, fingerprint: str) -> tuple[Response, int, dict[str, 
 
 
 def _create(body: Any) -> tuple[Response, int, dict[str, str]]:
-    fields = load(ArticleCreateSchema(), body, "body")
     svc = services()
-    if len(fields["text"]) > svc.config.max_article_chars:
-        raise ApiError(
-            422,
-            "Invalid request",
-            f"The article text exceeds {svc.config.max_article_chars} characters.",
-            errors={"text": [f"Longer than {svc.config.max_article_chars} characters."]},
-        )
     try:
-        result = ingest_article(
-            svc.store, svc.embedder, fields, max_statements=svc.config.max_statements_per_article
-        )
-    except TooManyStatements as exc:
-        raise ApiError(422, "Invalid request", str(exc), errors={"text": [str(exc)]}) from exc
+        result = ingest_record(svc.store, svc.embedder, body, Limits.of(svc.config))
+    except ma.ValidationError as exc:
+        raise validation_problem(exc, "body") from exc
+    except Rejected as exc:
+        raise ApiError(422, "Invalid request", exc.detail, VALIDATION, errors=exc.errors) from exc
     svc.index.sync()  # this worker sees its own write at once; others at their next sync
     written = ArticleWriteResultSchema().dump({**result.article.meta(), "status": result.status})
     location = url_for("articles.get_article", article_id=result.article.id)
