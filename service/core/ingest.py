@@ -131,5 +131,9 @@ def ingest_article(
         created_at=existing.created_at if existing else now,
         updated_at=now,
     )
-    result = store.put_article(article, statements, vectors)
+    # The store compares again inside the write: a concurrent identical POST may have written
+    # the same content since the check above, which makes this one unchanged, not a replace.
+    result = store.put_article(article, statements, vectors, if_changed=True)
+    if result.unchanged:
+        return IngestResult(store.get_article(article_id, with_text=False) or article, "unchanged")
     return IngestResult(article, "created" if result.created else "replaced")
