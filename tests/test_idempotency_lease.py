@@ -27,6 +27,7 @@ from tests.private_redis import PrivateRedis, wait_until
 from tests.test_faults import checked, compose_redis_durability, kill_server
 
 LEASE_S = 2.0
+SENTENCE = "The night ferry ran late on Tuesday because of fog over the estuary."
 RIVERS = ["Danube", "Rhine", "Loire", "Elbe", "Tagus", "Oder", "Vistula", "Ebro", "Douro"]
 
 
@@ -194,3 +195,22 @@ def test_a_live_request_keeps_its_key_beyond_the_lease(log: IdempotencyLog) -> N
     log.complete("slow", owner, Recorded("fp", 201, {}, {}))
     answer = log.reserve("slow", "fp", "retry")
     assert answer is not None and answer.status == 201
+
+
+def test_a_replay_never_points_at_an_article_deleted_since(client: Any) -> None:
+    body = {"id": "gone-soon", "title": "Gone soon", "source": "Desk", "text": SENTENCE}
+    headers = {"Idempotency-Key": "create-gone-soon"}
+    first = client.post("/v1/articles", json=body, headers=headers)
+    assert first.status_code == 201
+    assert client.delete(first.headers["Location"]).status_code == 204
+    retry = client.post("/v1/articles", json=body, headers=headers)
+    assert retry.status_code == 409 and "Location" not in retry.headers
+    assert "deleted since" in retry.get_json()["detail"]  # not "still running": waiting won't help
+    assert "Idempotency-Key" in retry.get_json()["errors"]
+    assert client.get("/v1/articles/gone-soon").status_code == 404  # the delete stands
+    anew = client.post("/v1/articles", json=body, headers={"Idempotency-Key": "create-again"})
+    assert anew.status_code == 201 and anew.get_json()["status"] == "created"
+    # While the article exists, the replay is the first answer, Location and all.
+    again = client.post("/v1/articles", json=body, headers={"Idempotency-Key": "create-again"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == anew.headers["Location"]

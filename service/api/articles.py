@@ -69,6 +69,17 @@ def _replay(held: Recorded, fingerprint: str) -> tuple[Response, int, dict[str, 
             "A request with this Idempotency-Key is still running; retry shortly.",
             headers={"Retry-After": "1"},
         )
+    written = held.body.get("id") if isinstance(held.body, dict) else None
+    if written and services().store.get_article(written, with_text=False) is None:
+        # Replaying 201 + Location would point at nothing, and running the request again
+        # would bring back what somebody deleted: say so, and let the client choose.
+        raise ApiError(
+            409,
+            "Conflict",
+            f"The article this request wrote ({written!r}) has been deleted since; to add it "
+            "again, send it with a new Idempotency-Key.",
+            errors={"Idempotency-Key": ["Its article has been deleted since."]},
+        )
     replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
     return jsonify(held.body), held.status, replayed
 
