@@ -86,17 +86,13 @@ def test_a_keyed_ingest_whose_workers_were_killed_completes_after_the_lease(
     env |= AUTH_ENV
     body = big_article()
 
-    def reserved() -> bool:
-        with sqlite3.connect(db) as conn:
-            return bool(conn.execute("SELECT count(*) FROM idempotency").fetchone()[0])
-
     with LiveServer(env, workers=2) as live:
         post = threading.Thread(
             target=lambda: _swallow(requests.post, f"{live.url}/v1/articles", body, "census"),
             daemon=True,
         )
         post.start()
-        wait_until(reserved, 30, "the key to be reserved")
+        wait_until(lambda: _reserved(db), 30, "the key to be reserved")
         kill_server(live)  # mid-ingest: the reservation is written, the article is not
         post.join(timeout=60)
     with sqlite3.connect(db) as conn:
@@ -140,6 +136,48 @@ def test_a_keyed_ingest_whose_redis_died_completes_after_the_lease(tmp_path: Pat
             assert server.client().ttl(name) > TTL_S - 60  # the answer is kept for a day
     finally:
         server.stop()
+
+
+def test_a_slow_live_request_outlasting_its_lease_is_never_run_twice(tmp_path: Path) -> None:
+    """The big article takes seconds to ingest, many times a 0.5 s lease: the running request's
+    heartbeat keeps the key, so every retry meanwhile is told 409, and the first answer is
+    then replayed (one write in the store)."""
+    db = tmp_path / "factcheck.db"
+    env = {"FACTCHECK_STORE": f"sqlite:///{db}", "FACTCHECK_IDEMPOTENCY_LEASE_S": "0.5"}
+    env |= AUTH_ENV | {"FACTCHECK_RATE_LIMIT_WRITES": "off"}
+    body = big_article()
+    first: list[requests.Response] = []
+    with LiveServer(env, workers=2) as live:
+        url = f"{live.url}/v1/articles"
+        post = threading.Thread(
+            target=lambda: first.append(
+                requests.post(url, json=body, headers=keyed("census"), timeout=120)
+            )
+        )
+        started = time.monotonic()
+        post.start()
+        wait_until(lambda: _reserved(db), 30, "the first request to reserve its key")
+        retries: list[str] = []
+        while post.is_alive():  # the other worker answers the retries
+            retry = checked(requests.post(url, json=body, headers=keyed("census"), timeout=120))
+            replayed = retry.headers.get("Idempotent-Replayed") == "true"
+            retries.append(f"{retry.status_code}{' replayed' if replayed else ''}")
+            time.sleep(0.1)  # pacing the retries only; the loop ends with the first request
+        took = time.monotonic() - started
+        assert first[0].status_code == 201, first[0].text
+        assert took > 4 * 0.5, f"the ingest took {took:.1f} s: not longer than the lease"
+        # 409 while it runs; the replay once it is answered (maybe before its client reads it).
+        assert retries.count("409") >= 3 and set(retries) <= {"409", "201 replayed"}, retries
+        replay = requests.post(url, json=body, headers=keyed("census"), timeout=60)
+        assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+        assert replay.json() == first[0].json()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone() == (1,)
+
+
+def _reserved(db: Path) -> bool:
+    with sqlite3.connect(db) as conn:
+        return bool(conn.execute("SELECT count(*) FROM idempotency").fetchone()[0])
 
 
 def _swallow(post: Any, url: str, body: dict[str, Any], key: str) -> None:
