@@ -49,7 +49,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     except StoreUnavailable:
         # Start anyway: /readyz reports the outage and the first sync after recovery loads all.
         logging.getLogger(__name__).warning("store unreachable at start; index will load later")
-    idempotency = open_idempotency_log(store)
+    idempotency = open_idempotency_log(store, config.idempotency_lease_s)
     app.extensions["factcheck"] = Services(config, store, embedder, index, idempotency)
 
     register_error_handlers(app)

@@ -213,16 +213,15 @@ def _serve(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from schemas.articles import ArticleCreateSchema
     from service.core.embed import get_embedder
-    from service.core.ingest import TooManyStatements, ingest_article
+    from service.core.ingest import Limits, Rejected, ingest_record
     from service.documents import count_records, each_record, expand
     from service.store import open_store
 
     config = Config.from_env()
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
     embedder = get_embedder(config)
-    schema = ArticleCreateSchema()
+    limits = Limits.of(config)  # the API's own limits and rules (service.core.ingest)
     counts = {"created": 0, "replaced": 0, "unchanged": 0, "rejected": 0}
     statements = 0
     files = expand(args.paths)
@@ -242,10 +241,12 @@ def _ingest(args: argparse.Namespace) -> int:
     for path in files:
         for record in each_record(path, args.source, reject):
             try:
-                fields = schema.load(record.fields)
-                result = ingest_article(store, embedder, fields, config.max_statements_per_article)
-            except (ma.ValidationError, TooManyStatements) as exc:
-                reject(record.origin, exc.messages if isinstance(exc, ma.ValidationError) else exc)
+                result = ingest_record(store, embedder, record.fields, limits)
+            except ma.ValidationError as exc:
+                reject(record.origin, exc.messages)
+                continue
+            except Rejected as exc:
+                reject(record.origin, exc.errors)
                 continue
             counts[result.status] += 1
             bar.update(1)

@@ -51,6 +51,9 @@ class Config:
     # Where the approximate index is kept ("" = beside an SQLite store's file; for Redis, a
     # folder in $XDG_CACHE_HOME or ~/.cache named after the store URL).
     ann_dir: str = ""
+    # How long an Idempotency-Key stays reserved by a request that stops renewing it (its
+    # worker died): a retry after that runs for real. A live request renews it every third.
+    idempotency_lease_s: float = 30.0
     redis_prefix: str = "factcheck"
     redis_timeout_s: float = 2.0
     log_level: str = "INFO"

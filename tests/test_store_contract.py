@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -431,3 +433,33 @@ def test_unreachable_redis_is_store_unavailable(unreachable_redis: Store) -> Non
         unreachable_redis.ping()
     with pytest.raises(StoreUnavailable):
         unreachable_redis.version()
+
+
+def test_if_changed_leaves_the_same_content_unchanged_under_concurrent_writers(
+    store: Store,
+) -> None:
+    """Eight writers of one article at once, each through its own connection: the compare is
+    inside the write, so one creates it and the other seven find it unchanged (no version bump);
+    other content under the id still replaces it."""
+    doc = make_doc("same")
+    writers = 8
+    barrier = threading.Barrier(writers)
+
+    def write(_: int) -> PutResult:
+        own = open_store(store.url, redis_prefix=getattr(store, "prefix", "factcheck"))
+        try:
+            barrier.wait(timeout=30)
+            return own.put_article(doc.article, doc.statements, doc.vectors, if_changed=True)
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(writers) as pool:
+        results = list(pool.map(write, range(writers)))
+    assert sorted((r.created, r.unchanged) for r in results) == [(False, True)] * 7 + [
+        (True, False)
+    ]
+    assert store.version() == 1 and {r.version for r in results} == {1}
+    new = make_doc("same", SHORT_TEXT, seed=1)
+    replaced = store.put_article(new.article, new.statements, new.vectors, if_changed=True)
+    assert (replaced.created, replaced.unchanged, replaced.version) == (False, False, 2)
+    assert store.get_statements("same") == new.statements

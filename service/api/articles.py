@@ -6,10 +6,10 @@ import hashlib
 import json
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from schemas.articles import (
-    ArticleCreateSchema,
     ArticleDetailSchema,
     ArticleListQuerySchema,
     ArticleListSchema,
@@ -17,9 +17,9 @@ from schemas.articles import (
     IdempotencyKeySchema,
 )
 from service.api.common import load, query_args, services
-from service.api.errors import ApiError
+from service.api.errors import VALIDATION, ApiError, validation_problem
 from service.api.html import article_body
-from service.core.ingest import TooManyStatements, ingest_article
+from service.core.ingest import Limits, Rejected, ingest_record
 from service.store.idempotency import Recorded
 
 bp = Blueprint("articles", __name__, url_prefix="/v1/articles")
@@ -39,49 +39,57 @@ def _create_once(scoped_key: str, body: Any) -> tuple[Response, int, dict[str, s
     """The first answer under an idempotency key, replayed to every retry of that request."""
     log = services().idempotency
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    held = log.reserve(scoped_key, fingerprint)
-    if held is not None:
-        if held.fingerprint != fingerprint:
-            raise ApiError(
-                422,
-                "Invalid request",
-                "This Idempotency-Key was used for a different request body.",
-                errors={"Idempotency-Key": ["Already used with another body."]},
-            )
-        if held.status is None:
-            raise ApiError(
-                409,
-                "Conflict",
-                "A request with this Idempotency-Key is still running; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
-        replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
-        return jsonify(held.body), held.status, replayed
-    try:
-        response, status, headers = _create(body)
-    except BaseException:
-        log.release(scoped_key)  # nothing was written: a retry must really run
-        raise
-    log.complete(scoped_key, Recorded(fingerprint, status, response.get_json(), headers))
+    with log.leased(scoped_key, fingerprint) as (held, owner):
+        if held is not None:
+            return _replay(held, fingerprint)
+        try:
+            response, status, headers = _create(body)
+        except BaseException:
+            log.release(scoped_key, owner)  # nothing was written: a retry must really run
+            raise
+        log.complete(scoped_key, owner, Recorded(fingerprint, status, response.get_json(), headers))
     return response, status, headers
 
 
-def _create(body: Any) -> tuple[Response, int, dict[str, str]]:
-    fields = load(ArticleCreateSchema(), body, "body")
-    svc = services()
-    if len(fields["text"]) > svc.config.max_article_chars:
+def _replay(held: Recorded, fingerprint: str) -> tuple[Response, int, dict[str, str]]:
+    """What a retry is told: the first answer again, or why it cannot have it (yet)."""
+    if held.fingerprint != fingerprint:
         raise ApiError(
             422,
             "Invalid request",
-            f"The article text exceeds {svc.config.max_article_chars} characters.",
-            errors={"text": [f"Longer than {svc.config.max_article_chars} characters."]},
+            "This Idempotency-Key was used for a different request body.",
+            errors={"Idempotency-Key": ["Already used with another body."]},
         )
+    if held.status is None:
+        raise ApiError(
+            409,
+            "Conflict",
+            "A request with this Idempotency-Key is still running; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    written = held.body.get("id") if isinstance(held.body, dict) else None
+    if written and services().store.get_article(written, with_text=False) is None:
+        # Replaying 201 + Location would point at nothing, and running the request again
+        # would bring back what somebody deleted: say so, and let the client choose.
+        raise ApiError(
+            409,
+            "Conflict",
+            f"The article this request wrote ({written!r}) has been deleted since; to add it "
+            "again, send it with a new Idempotency-Key.",
+            errors={"Idempotency-Key": ["Its article has been deleted since."]},
+        )
+    replayed = {**(held.headers or {}), "Idempotent-Replayed": "true"}
+    return jsonify(held.body), held.status, replayed
+
+
+def _create(body: Any) -> tuple[Response, int, dict[str, str]]:
+    svc = services()
     try:
-        result = ingest_article(
-            svc.store, svc.embedder, fields, max_statements=svc.config.max_statements_per_article
-        )
-    except TooManyStatements as exc:
-        raise ApiError(422, "Invalid request", str(exc), errors={"text": [str(exc)]}) from exc
+        result = ingest_record(svc.store, svc.embedder, body, Limits.of(svc.config))
+    except ma.ValidationError as exc:
+        raise validation_problem(exc, "body") from exc
+    except Rejected as exc:
+        raise ApiError(422, "Invalid request", exc.detail, VALIDATION, errors=exc.errors) from exc
     svc.index.sync()  # this worker sees its own write at once; others at their next sync
     written = ArticleWriteResultSchema().dump({**result.article.meta(), "status": result.status})
     location = url_for("articles.get_article", article_id=result.article.id)

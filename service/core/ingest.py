@@ -1,4 +1,8 @@
-"""Article ingest: validate limits, segment, embed in one batch, store atomically."""
+"""Article ingest: validate limits, segment, embed in one batch, store atomically.
+
+`ingest_record` is the one way a raw record (a POST body, a line of a file) goes in: the API
+and `factcheck ingest` both call it, so they accept and refuse exactly the same records.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.articles import ArticleCreateSchema
+from service.config import Config
 from service.core.embed import Embedder
 from service.core.segment import segment
 from service.store.base import Article, Store
@@ -15,8 +21,55 @@ from service.store.base import Article, Store
 CONTENT_FIELDS = ("title", "text", "source", "url", "published_at", "language")
 
 
-class TooManyStatements(ValueError):
+class Rejected(ValueError):
+    """A record that passes the schema but breaks a rule: ``detail`` says why, ``errors``
+    names the field, as a 422 problem's errors do (marshmallow.ValidationError for the
+    schema's own refusals)."""
+
+    def __init__(self, detail: str, message: str, field: str = "text") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = {field: [message]}
+
+
+class TooLong(Rejected):
+    """The article text is longer than the configured limit."""
+
+
+class TooManyStatements(Rejected):
     """The article segments into more statements than the configured limit."""
+
+
+class NoStatements(Rejected):
+    """Nothing of the text is left to index after segmentation and boilerplate removal: the
+    article could never be found by a check."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_article_chars: int = 100_000
+    max_statements: int = 2000
+
+    @classmethod
+    def of(cls, config: Config) -> Limits:
+        return cls(config.max_article_chars, config.max_statements_per_article)
+
+
+def validate_article(raw: Any, limits: Limits) -> dict[str, Any]:
+    """The article fields of a raw record: the schema (marshmallow.ValidationError), then the
+    text's length (TooLong). The statement rules follow in ingest_article, once segmented."""
+    fields: dict[str, Any] = ArticleCreateSchema().load(raw)
+    if len(fields["text"]) > limits.max_article_chars:
+        raise TooLong(
+            f"The article text exceeds {limits.max_article_chars} characters.",
+            f"Longer than {limits.max_article_chars} characters.",
+        )
+    return fields
+
+
+def ingest_record(store: Store, embedder: Embedder, raw: Any, limits: Limits) -> IngestResult:
+    """Validate a raw record and store it: the API's and the CLI's one path in."""
+    return ingest_article(store, embedder, validate_article(raw, limits), limits.max_statements)
 
 
 @dataclass(frozen=True)
@@ -53,10 +106,16 @@ def ingest_article(
 
     text = fields["text"]
     statements = segment(text, language=fields.get("language") or "en")
-    if len(statements) > max_statements:
-        raise TooManyStatements(
-            f"the article has {len(statements)} statements; the limit is {max_statements}"
+    if not statements:
+        raise NoStatements(
+            "The article has no statement to index: nothing is left after segmentation and "
+            "boilerplate removal.",
+            "No statement left after segmentation and boilerplate removal (only punctuation, "
+            "or only page furniture such as share links and copyright lines).",
         )
+    if len(statements) > max_statements:
+        why = f"The article has {len(statements)} statements; the limit is {max_statements}."
+        raise TooManyStatements(why, why)
     vectors = embedder.encode([s.text for s in statements])
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     article = Article(
@@ -72,5 +131,9 @@ def ingest_article(
         created_at=existing.created_at if existing else now,
         updated_at=now,
     )
-    result = store.put_article(article, statements, vectors)
+    # The store compares again inside the write: a concurrent identical POST may have written
+    # the same content since the check above, which makes this one unchanged, not a replace.
+    result = store.put_article(article, statements, vectors, if_changed=True)
+    if result.unchanged:
+        return IngestResult(store.get_article(article_id, with_text=False) or article, "unchanged")
     return IngestResult(article, "created" if result.created else "replaced")

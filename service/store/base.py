@@ -67,6 +67,7 @@ class IndexData:
 class PutResult:
     created: bool
     version: int
+    unchanged: bool = False  # if_changed, and the id already held this content: no write
 
 
 @dataclass
@@ -91,9 +92,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def put_article(
-        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+        self,
+        article: Article,
+        statements: Sequence[Statement],
+        vectors: np.ndarray,
+        if_changed: bool = False,
     ) -> PutResult:
-        """Create or replace an article with its statements and their vectors, atomically."""
+        """Create or replace an article with its statements and their vectors, atomically.
+
+        With if_changed, an article already stored under the id with the same content hash is
+        left as it is (``unchanged``, no version bump), decided inside the write itself: of
+        concurrent writers of the same content, one creates and the others find it unchanged.
+        """
 
     def put_articles(
         self, items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]]

@@ -24,6 +24,9 @@ from service.store.base import (
 # so an index that has seen version v has every write up to v (no reader sees half an article).
 _PUT = """
 local old = redis.call('HGET', KEYS[1], 'hash')
+if ARGV[7] == '1' and old == ARGV[6] then
+  return {0, tonumber(redis.call('GET', KEYS[7]) or '0'), 1}
+end
 if old then redis.call('ZREM', KEYS[4], old .. '\\0' .. ARGV[1]) end
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
 redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'text', ARGV[3], 'hash', ARGV[6])
@@ -33,7 +36,7 @@ redis.call('ZADD', KEYS[4], 0, ARGV[6] .. '\\0' .. ARGV[1])
 redis.call('ZADD', KEYS[5], 0, ARGV[1])
 local seq = redis.call('INCR', KEYS[7])
 redis.call('ZADD', KEYS[6], seq, ARGV[1])
-return {created, seq}
+return {created, seq, 0}
 """
 
 _DELETE = """
@@ -94,13 +97,17 @@ class RedisStore(Store):
             raise
 
     def put_article(
-        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+        self,
+        article: Article,
+        statements: Sequence[Statement],
+        vectors: np.ndarray,
+        if_changed: bool = False,
     ) -> PutResult:
         if len(statements) != len(vectors):
             raise ValueError("one vector per statement is required")
         rows = [[s.start, s.end, s.context_start, s.context_end, s.text] for s in statements]
         blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-        created, seq = self._call(
+        created, seq, unchanged = self._call(
             self._put,
             keys=self._article_keys(article.id),
             args=[
@@ -110,9 +117,10 @@ class RedisStore(Store):
                 json.dumps(rows),
                 blob,
                 article.content_hash,
+                "1" if if_changed else "0",
             ],
         )
-        return PutResult(created=bool(created), version=int(seq))
+        return PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
 
     def delete_article(self, article_id: str) -> bool:
         seq = self._call(self._delete, keys=self._article_keys(article_id), args=[article_id])

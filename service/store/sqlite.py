@@ -145,10 +145,14 @@ class SQLiteStore(Store):
         return version
 
     def put_article(
-        self, article: Article, statements: Sequence[Statement], vectors: np.ndarray
+        self,
+        article: Article,
+        statements: Sequence[Statement],
+        vectors: np.ndarray,
+        if_changed: bool = False,
     ) -> PutResult:
         with self._write() as conn:
-            return self._put(conn, article, statements, vectors)
+            return self._put(conn, article, statements, vectors, if_changed)
 
     def put_articles(
         self, items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]]
@@ -164,11 +168,17 @@ class SQLiteStore(Store):
         article: Article,
         statements: Sequence[Statement],
         vectors: np.ndarray,
+        if_changed: bool = False,
     ) -> PutResult:
         if len(statements) != len(vectors):
             raise ValueError("one vector per statement is required")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        existed = conn.execute("SELECT 1 FROM articles WHERE id = ?", (article.id,)).fetchone()
+        existed = conn.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
+        if if_changed and existed is not None and existed[0] == article.content_hash:
+            seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+            return PutResult(created=False, version=int(seq[0]), unchanged=True)
         conn.execute("DELETE FROM statements WHERE article_id = ?", (article.id,))
         conn.execute(
             "INSERT OR REPLACE INTO articles(id, title, source, url, published_at, language, "
