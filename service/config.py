@@ -27,6 +27,11 @@ class Config:
     min_score: float = 0.3
     max_top_k: int = 50
     max_claim_chars: int = 2000
+    # What one check request may cost, so that none holds a worker for more than a few seconds
+    # (README "Limits"): the characters of all its claims (embedding) and its claims x top_k
+    # (evidence items to rank, resolve and send).
+    max_batch_chars: int = 20_000
+    max_batch_evidence: int = 500
     max_article_chars: int = 100_000
     max_statements_per_article: int = 2000
     max_request_bytes: int = 2 * 1024 * 1024
