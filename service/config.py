@@ -65,6 +65,9 @@ class Config:
     api_keys: str = ""
     api_keys_file: str = ""
     read_keys_required: bool = False
+    # Comma-separated Host names answered besides loopback (".example.org": and subdomains).
+    # Without keys only loopback and these; with keys any host, unless some are listed here.
+    allowed_hosts: str = ""
     # Let `factcheck serve` listen beyond loopback with no key configured (it warns).
     allow_open_writes: bool = False
     # flask-limiter limits per key or client address ("off" turns one off), e.g. "100/second".

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -89,3 +90,67 @@ def test_the_apps_own_retry_after_wins_on_503(embedder: Embedder, limit: str) ->
     ):
         assert response.status_code == 503
         assert response.headers.getlist("Retry-After") == ["5"]
+
+
+REBINDING = ["rebind.attacker.example", "rebind.attacker.example:8000", "127.0.0.1.nip.io", "x y"]
+
+
+@pytest.mark.parametrize("host", REBINDING)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/articles", ARTICLE),
+        ("DELETE", "/v1/articles/weir", None),
+        ("GET", "/v1/articles/weir", None),
+        ("POST", "/v1/check", {"claim": "weir"}),
+        ("GET", "/", None),
+    ],
+)
+def test_a_keyless_server_refuses_other_hosts(
+    make_client: Callable[..., FlaskClient], host: str, method: str, path: str, body: Any
+) -> None:
+    """DNS rebinding: another site's page reaching a keyless server names that site's host."""
+    client = make_client()
+    assert client.post("/v1/articles", json=ARTICLE).status_code == 201
+    refused = client.open(path, method=method, json=body, headers={"Host": host})
+    assert refused.status_code == 421
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"] == "urn:factcheck:problem:misdirected"
+    assert client.get("/v1/articles/weir").get_json()["title"] == "Weir"  # nothing changed
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8000", "127.0.0.1", "127.0.0.1:65535", "[::1]", "[::1]:80"]
+)
+def test_a_keyless_server_answers_its_loopback_names(
+    make_client: Callable[..., FlaskClient], host: str
+) -> None:
+    client = make_client()
+    created = client.post("/v1/articles", json=ARTICLE, headers={"Host": host})
+    assert created.status_code == 201
+    assert client.delete("/v1/articles/weir", headers={"Host": host}).status_code == 204
+
+
+def test_allowed_hosts_add_names_and_with_keys_restrict_them(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    listed = make_client(allowed_hosts="factcheck.internal, .example.org")
+    for host in ("factcheck.internal:8000", "api.example.org", "localhost"):
+        assert listed.get("/healthz", headers={"Host": host}).status_code == 200, host
+    assert listed.get("/healthz", headers={"Host": "example.org.evil"}).status_code == 421
+    keyed = make_client(api_keys=KEY)
+    assert keyed.get("/healthz", headers={"Host": "anything.example"}).status_code == 200
+    both = make_client(api_keys=KEY, allowed_hosts="factcheck.internal")
+    assert both.get("/healthz", headers={"Host": "factcheck.internal"}).status_code == 200
+    assert both.get("/healthz", headers={"Host": "localhost"}).status_code == 421
+
+
+def test_a_live_keyless_server_refuses_a_rebinding_host(sample_live: Any) -> None:
+    """Over a real socket, against the keyless `factcheck serve` of the sample corpus."""
+    url = f"{sample_live.url}/v1/articles"
+    rebound = {"Host": f"rebind.attacker.example:{sample_live.port}"}
+    refused = requests.post(url, json={**ARTICLE, "id": "rebound"}, headers=rebound, timeout=60)
+    assert refused.status_code == 421
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert requests.get(f"{url}/rebound", timeout=60).status_code == 404
+    assert requests.delete(f"{url}/rebound", headers=rebound, timeout=60).status_code == 421
