@@ -73,6 +73,8 @@ class Config:
     # flask-limiter limits per key or client address ("off" turns one off), e.g. "100/second".
     rate_limit_reads: str = "200/second"
     rate_limit_writes: str = "50/second"
+    # Failed API key attempts per client address (service/api/guessing.py); then 429.
+    rate_limit_auth_failures: str = "10/minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

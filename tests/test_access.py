@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.core.embed import Embedder
 from tests.conftest import SpecCheckingClient
-from tests.live import free_port
+from tests.live import LiveServer, free_port
 
 KEY = "k-access-5e1f"
 ARTICLE = {"id": "weir", "title": "Weir", "source": "Desk", "text": "The weir was rebuilt in 1974."}
@@ -154,3 +154,69 @@ def test_a_live_keyless_server_refuses_a_rebinding_host(sample_live: Any) -> Non
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     assert requests.get(f"{url}/rebound", timeout=60).status_code == 404
     assert requests.delete(f"{url}/rebound", headers=rebound, timeout=60).status_code == 421
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("POST", "/v1/articles", ARTICLE), ("DELETE", "/v1/articles/weir", None)],
+)
+def test_wrong_key_attempts_are_throttled_per_address(
+    make_client: Callable[..., FlaskClient], method: str, path: str, body: Any
+) -> None:
+    """The issue's case: writes at 3/minute, 30 wrong-key attempts all got 401, none 429."""
+    client = make_client(
+        api_keys=KEY, rate_limit_writes="3/minute", rate_limit_auth_failures="5/minute"
+    )
+    statuses = [
+        client.open(path, method=method, json=body, headers=bearer(f"guess-{n}")).status_code
+        for n in range(30)
+    ]
+    assert statuses == [401] * 5 + [429] * 25
+    refused = client.open(path, method=method, json=body, headers=bearer("guess-x"))
+    assert refused.mimetype == "application/problem+json"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # While the address is throttled even the right key is refused: no answer tells it apart.
+    assert client.post("/v1/articles", json=ARTICLE, headers=bearer(KEY)).status_code == 429
+    # Another address has its own budget, and a right key is never counted as a failure.
+    other = {"REMOTE_ADDR": "127.0.0.2"}
+    for _ in range(8):
+        ok = client.get("/v1/articles", headers=bearer(KEY), environ_base=other)
+        assert ok.status_code == 200
+    wrong = client.post("/v1/articles", json=ARTICLE, headers=bearer("no"), environ_base=other)
+    assert wrong.status_code == 401
+
+
+def test_probes_ignore_wrong_keys_and_the_budget_can_be_off(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    client = make_client(api_keys=KEY, rate_limit_auth_failures="2/minute")
+    assert all(client.get("/healthz", headers=bearer("x")).status_code == 200 for _ in range(5))
+    assert client.post("/v1/articles", json=ARTICLE, headers=bearer("x")).status_code == 401
+    off = make_client(api_keys=KEY, rate_limit_auth_failures="off")
+    assert {
+        off.post("/v1/articles", json=ARTICLE, headers=bearer(f"g{n}")).status_code
+        for n in range(20)
+    } == {401}
+
+
+def test_a_live_server_throttles_key_guessing(tmp_path: Any) -> None:
+    """Over a real socket: wrong keys from one address end in 429 with Retry-After."""
+    env = {
+        "FACTCHECK_STORE": f"sqlite:///{tmp_path / 'guess.db'}",
+        "FACTCHECK_API_KEYS": KEY,
+        "FACTCHECK_RATE_LIMIT_WRITES": "3/minute",
+        "FACTCHECK_RATE_LIMIT_AUTH_FAILURES": "4/minute",
+    }
+    with LiveServer(env, workers=1) as server:
+        url = f"{server.url}/v1/articles"
+        answers = [
+            requests.post(url, json=ARTICLE, headers=bearer(f"guess-{n}"), timeout=60)
+            for n in range(12)
+        ]
+    assert [a.status_code for a in answers] == [401] * 4 + [429] * 8
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert answers[-1].headers["Content-Type"].startswith("application/problem+json")
