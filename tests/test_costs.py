@@ -117,3 +117,23 @@ def test_made_up_methods_do_not_grow_the_metrics(sample_live: LiveServer) -> Non
     )
     assert counted == len(made_up)
     assert len(after) - len(before) <= 2  # at most one new series per status of theirs
+
+
+def test_corroborations_listed_are_capped_but_all_counted(client: Any) -> None:
+    """A story sixteen outlets carry: the first passage lists the ten most similar copies,
+    and counts all sixteen outlets."""
+    same = "Floodwater closed the ring road around Lindholm for three days."
+    for n in range(16):
+        article = {
+            "id": f"copy-{n:02d}",
+            "title": f"Copy {n}",
+            "source": f"Outlet {n:02d}",
+            "text": f"{same} Report number {n} of the regional desk.",
+        }
+        assert client.post("/v1/articles", json=article).status_code == 201
+    body = client.post("/v1/check", json={"claim": "Floodwater closed the Lindholm ring road"})
+    first = body.get_json()["evidence"][0]
+    assert len(first["corroborated_by"]) == 10
+    similarities = [c["similarity"] for c in first["corroborated_by"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert first["independent_sources"] == 16
