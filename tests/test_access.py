@@ -3,6 +3,8 @@ throttled per client, and a keyless server answering only for its own host names
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,6 +69,20 @@ def test_a_rate_limit_refusal_still_says_when_to_retry(
     refused = client.get("/v1/check?claim=weir")
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 61
+
+
+def test_a_running_idempotent_request_keeps_its_retry_after(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    """While a request with an Idempotency-Key runs, a retry gets 409 with the app's 1 s."""
+    client = make_client(rate_limit_writes="100/minute")
+    log = client.application.extensions["factcheck"].idempotency
+    fingerprint = hashlib.sha256(json.dumps(ARTICLE, sort_keys=True).encode()).hexdigest()
+    # The first request holds the key (service/api/articles.py scopes it by the caller).
+    assert log.reserve("anonymous:weir-1", fingerprint) is None
+    retry = client.post("/v1/articles", json=ARTICLE, headers={"Idempotency-Key": "weir-1"})
+    assert retry.status_code == 409
+    assert retry.headers.getlist("Retry-After") == ["1"]
 
 
 @pytest.mark.parametrize("limit", ["200/second", "100/minute"])
