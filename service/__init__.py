@@ -18,10 +18,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app: Config from FACTCHECK_* (a dict overrides single settings), then the
     store, the model and the index, each once, kept on ``app.extensions["factcheck"]``."""
     from service.api import articles, check, health
-    from service.api.auth import init_auth
+    from service.api.auth import init_auth, load_keys
     from service.api.common import Services
     from service.api.errors import register_error_handlers
     from service.api.headers import init_headers
+    from service.api.hosts import init_hosts
     from service.api.ratelimit import init_rate_limits
     from service.core.embed import get_embedder
     from service.core.synced import open_index
@@ -54,8 +55,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     # Order matters: the request id first (every answer carries it, refusals too), then the
-    # key (rate limits count per key), then the limits.
+    # Host (nothing else runs for a host the server does not serve), then the key (rate limits
+    # count per key), then the limits.
     init_headers(app)
+    init_hosts(app, config, keyed=bool(load_keys(config)))
     init_auth(app, config)
     init_rate_limits(app, config)
     for blueprint in (articles.bp, check.bp, health.bp, pages.bp):

@@ -199,6 +199,11 @@ def _serve(args: argparse.Namespace) -> int:
             "anyone who can reach it may add and delete articles.",
             file=sys.stderr,
         )
+    from service.store import open_store
+
+    # Open the store once here: a store that cannot be opened (a read-only SQLite file) is
+    # one line now, not a traceback from every worker that gunicorn boots.
+    open_store(config.store, config.redis_prefix, config.redis_timeout_s).close()
     argv = [
         sys.executable,
         "-m",

@@ -27,6 +27,11 @@ class Config:
     min_score: float = 0.3
     max_top_k: int = 50
     max_claim_chars: int = 2000
+    # What one check request may cost, so that none holds a worker for more than a few seconds
+    # (README "Limits"): the characters of all its claims (embedding) and its claims x top_k
+    # (evidence items to rank, resolve and send).
+    max_batch_chars: int = 20_000
+    max_batch_evidence: int = 500
     max_article_chars: int = 100_000
     max_statements_per_article: int = 2000
     max_request_bytes: int = 2 * 1024 * 1024
@@ -63,11 +68,16 @@ class Config:
     api_keys: str = ""
     api_keys_file: str = ""
     read_keys_required: bool = False
+    # Comma-separated Host names answered besides loopback (".example.org": and subdomains).
+    # Without keys only loopback and these; with keys any host, unless some are listed here.
+    allowed_hosts: str = ""
     # Let `factcheck serve` listen beyond loopback with no key configured (it warns).
     allow_open_writes: bool = False
     # flask-limiter limits per key or client address ("off" turns one off), e.g. "100/second".
     rate_limit_reads: str = "200/second"
     rate_limit_writes: str = "50/second"
+    # Failed API key attempts per client address (service/api/guessing.py); then 429.
+    rate_limit_auth_failures: str = "10/minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

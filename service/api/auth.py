@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask, g, request
 
 from service.api.errors import ApiError
+from service.api.guessing import FailureBudget
 from service.config import Config
 
 AUTH_PROBLEM = "urn:factcheck:problem:unauthorized"
@@ -72,15 +73,31 @@ def init_auth(app: Flask, config: Config) -> None:
     if config.read_keys_required and not keys:
         raise ValueError("FACTCHECK_READ_KEYS_REQUIRED is set but no API key is configured")
 
+    budget = FailureBudget(config)
+
     @app.before_request
     def _authenticate() -> None:
         g.key_id = None
         header = request.headers.get("Authorization", "")
+        # A key sent where keys matter (not to the probes, not to an unrouted path) may be a
+        # guess: count the wrong ones, per address, and refuse all once too many were wrong.
+        guarded = bool(keys and header) and request.endpoint not in {None, *ALWAYS_OPEN}
+        client = request.remote_addr or "unknown"
+        wait = budget.retry_after(client) if guarded else None
+        if wait is not None:
+            raise ApiError(
+                429,
+                "Too Many Requests",
+                "Too many requests with a wrong API key from this address; retry later.",
+                headers={"Retry-After": str(wait)},
+            )
         scheme, _, presented = header.partition(" ")
         presented = presented.strip()
         key = matching_key(presented, keys) if scheme.lower() == "bearer" and presented else None
         if key is not None:
             g.key_id = key_id(key)
+        elif guarded:
+            budget.failed(client)
         if not keys or key is not None:
             return
         if not needs_key(

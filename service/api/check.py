@@ -15,7 +15,8 @@ from schemas.check import (
     CheckResponseSchema,
 )
 from service.api.common import json_body, load, query_args, services
-from service.api.errors import ApiError
+from service.api.errors import VALIDATION, ApiError
+from service.config import Config
 from service.core.search import CheckResult, check_claims, options_from
 from service.web.metrics import observe_check
 
@@ -64,6 +65,32 @@ def _run(claims: list[str], fields: list[str], params: dict[str, Any]) -> list[C
             422, "Invalid request", f"A claim exceeds {limit} characters.", errors=too_long
         )
     options = options_from(params, svc.config)
+    _within_budget(claims, options.top_k, svc.config)
     results = check_claims(claims, options, svc.store, svc.embedder, svc.index)
     observe_check(results)
     return results
+
+
+def _within_budget(claims: list[str], top_k: int, config: Config) -> None:
+    """Refuse a request whose cost is over the budget (422 naming the limit), before any work."""
+    chars = sum(len(c) for c in claims)
+    if chars > config.max_batch_chars:
+        raise ApiError(
+            422,
+            "Invalid request",
+            f"The claims hold {chars} characters in all; one request may send at most "
+            f"{config.max_batch_chars} (FACTCHECK_MAX_BATCH_CHARS): split the batch.",
+            VALIDATION,
+            errors={"claims": [f"More than {config.max_batch_chars} characters in all."]},
+        )
+    items = len(claims) * top_k
+    if items > config.max_batch_evidence:
+        raise ApiError(
+            422,
+            "Invalid request",
+            f"{len(claims)} claims x top_k {top_k} = {items} evidence items; one request may "
+            f"ask for at most {config.max_batch_evidence} (FACTCHECK_MAX_BATCH_EVIDENCE): "
+            "lower top_k or split the batch.",
+            VALIDATION,
+            errors={"top_k": [f"Claims x top_k over {config.max_batch_evidence}."]},
+        )

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from schemas.problem import ProblemSchema
-from service.store.base import StoreUnavailable
+from service.store.base import StoreRefusingWrites, StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 VALIDATION = "urn:factcheck:problem:validation"
@@ -80,11 +80,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:
         log.warning("store unavailable: %s", exc)
+        detail = (
+            "The store is up but refusing writes (out of memory, read-only, or failing to "
+            "persist); retry once it is fixed."
+            if isinstance(exc, StoreRefusingWrites)
+            else "The store is unreachable; retry shortly."
+        )
         return problem(
             ApiError(
                 503,
                 "Service Unavailable",
-                "The store is unreachable; retry shortly.",
+                detail,
                 UNAVAILABLE,
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )

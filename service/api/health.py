@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 from schemas.health import HealthSchema, ReadinessSchema
 from service.api.common import services
 from service.api.errors import RETRY_AFTER_S, UNAVAILABLE, ApiError
-from service.store.base import StoreUnavailable
+from service.store.base import StoreRefusingWrites, StoreUnavailable
 
 bp = Blueprint("health", __name__)
 # The contract lives at the top of the repository (installs are editable or a full copy).
@@ -24,12 +24,14 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready when the model is loaded and the store answers."""
+    """Ready when the model is loaded and the store answers and would take a write."""
     svc = services()
     checks = {"model": "loaded" if svc.embedder.dimension else "missing"}
     try:
-        svc.store.ping()
+        svc.store.probe_write()
         checks["store"] = "ok"
+    except StoreRefusingWrites:
+        checks["store"] = "refusing writes"
     except StoreUnavailable:
         checks["store"] = "unreachable"
     failing = {name: [state] for name, state in checks.items() if state not in {"ok", "loaded"}}

@@ -4,6 +4,8 @@ Counters live in Redis when the store is Redis, so every worker and replica shar
 with the embedded store they are per worker process (memory), which bounds each worker.
 A refused request gets 429 problem+json with Retry-After; every limited response carries
 RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the window resets).
+Retry-After is only on the answers that ask for a retry (RETRY_STATUSES); on the app's own
+503 and 409 the app's value stands, not the window's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ LIMIT_HEADERS = {
     HeaderNames.RESET: "RateLimit-Reset",
     HeaderNames.RETRY_AFTER: "Retry-After",
 }
+# flask-limiter puts Retry-After on every limited response, 200s included; only these ask for
+# a retry: a refusal by a limit (429), the store down (503), an idempotent request running (409).
+RETRY_STATUSES = {409, 429, 503}
 
 
 def client_identity() -> str:
@@ -49,6 +54,11 @@ def init_rate_limits(app: Flask, config: Config) -> Limiter:
         reset = response.headers.get("RateLimit-Reset")
         if reset is not None and reset.isdigit() and int(reset) > 10**9:
             response.headers["RateLimit-Reset"] = str(max(0, int(reset) - int(time.time())))
+        own = g.pop("app_retry_after", None)
+        if response.status_code not in RETRY_STATUSES:
+            response.headers.pop("Retry-After", None)
+        elif own is not None:
+            response.headers["Retry-After"] = own  # the app knows better than the window
         return response
 
     uri = storage_uri(config.store)
@@ -72,6 +82,14 @@ def init_rate_limits(app: Flask, config: Config) -> Limiter:
         in_memory_fallback_enabled=True,
         enabled=bool(_limit(config.rate_limit_reads) or _limit(config.rate_limit_writes)),
     )
+
+    @app.after_request
+    def _keep_app_retry_after(response: Response) -> Response:
+        # Registered after the limiter, so it runs before the limiter rewrites the header.
+        if "Retry-After" in response.headers:
+            g.app_retry_after = response.headers["Retry-After"]
+        return response
+
     from service.api import articles, check
 
     # One budget for all reads and one for all writes, whatever the route or method.

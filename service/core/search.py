@@ -40,6 +40,10 @@ DEFAULT_MIN_SCORE = 0.3
 # from this similarity on they are near-copies, listed as corroboration, not given a slot.
 CORROBORATION_MIN = 0.75
 NEAR_COPY_MIN = 0.97
+# Corroborating passages listed per evidence item, most similar first; the source and origin
+# counts take them all. Bounds a response: a wire story copied by a hundred outlets would
+# otherwise list a hundred passages under each of its statements.
+MAX_CORROBORATIONS = 10
 
 # Articles whose credits (service.core.outlets) are kept per process; oldest out first.
 CREDIT_CACHE_SIZE = 4096
@@ -347,7 +351,7 @@ def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[
     return {
         "corroborated_by": [
             Corroboration(h, sim, outlet(hit.article, h.article), origin(hit.article, h.article))
-            for h, sim in others
+            for h, sim in others[:MAX_CORROBORATIONS]
         ],
         "independent_sources": count_groups(articles, outlet),
         "independent_origins": count_groups(

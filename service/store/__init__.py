@@ -9,6 +9,7 @@ from service.store.base import (
     IndexData,
     PutResult,
     Store,
+    StoreRefusingWrites,
     StoreUnavailable,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "IndexData",
     "PutResult",
     "Store",
+    "StoreRefusingWrites",
     "StoreUnavailable",
     "open_store",
 ]

@@ -22,6 +22,11 @@ class StoreUnavailable(RuntimeError):
     """The backing store cannot be reached (network, disk); the request may be retried."""
 
 
+class StoreRefusingWrites(StoreUnavailable):
+    """The store answers but refuses writes: out of memory, a read-only replica or file,
+    persistence failing. Reads may still work; writes may be retried once it is fixed."""
+
+
 @dataclass(frozen=True)
 class Article:
     """An article's metadata and (when loaded) its text."""
@@ -162,6 +167,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
+
+    def probe_write(self) -> None:
+        """Raise StoreRefusingWrites when the store would refuse a write (a cheap probe that
+        leaves no data behind); StoreUnavailable when it cannot be reached."""
+        self.ping()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

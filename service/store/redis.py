@@ -17,6 +17,7 @@ from service.store.base import (
     IndexData,
     PutResult,
     Store,
+    StoreRefusingWrites,
     StoreUnavailable,
 )
 
@@ -93,7 +94,7 @@ class RedisStore(Store):
             # replica (after a failover), or persistence failing (MISCONF). Retry later: 503.
             refused = isinstance(exc, redis.exceptions.OutOfMemoryError | redis.ReadOnlyError)
             if refused or str(exc).startswith("MISCONF"):
-                raise StoreUnavailable(f"Redis refuses writes: {str(exc)[:80]}") from exc
+                raise StoreRefusingWrites(f"Redis refuses writes: {str(exc)[:80]}") from exc
             raise
 
     def put_article(
@@ -268,6 +269,11 @@ class RedisStore(Store):
 
     def ping(self) -> None:
         self._call(self.client.ping)
+
+    def probe_write(self) -> None:
+        # A tiny key under the prefix that expires by itself: Redis refuses it as it would any
+        # write (OOM under maxmemory, READONLY replica, MISCONF when persistence fails).
+        self._call(self.client.set, self._key("probe"), b"1", px=5000)
 
     def close(self) -> None:
         self.client.close()

@@ -19,8 +19,10 @@ from service.store.base import (
     IndexData,
     PutResult,
     Store,
+    StoreRefusingWrites,
     StoreUnavailable,
 )
+from service.store.sqlite_failures import failure, read_only
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -61,6 +63,10 @@ _META_COLUMNS = (
 _STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
 
 
+BUSY_TIMEOUT_S = 30
+# The readiness probe waits this long for the write lock; a writer holding it proves the file
+# writable anyway.
+PROBE_BUSY_MS = 100
 # Connections a forked child inherited and must neither use nor close (see _conn).
 _INHERITED: list[object] = []
 
@@ -85,7 +91,10 @@ class SQLiteStore(Store):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pid = os.getpid()
-        self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        try:
+            self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.Error as exc:  # a read-only file or folder, a full disk, not a database
+            raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
@@ -98,12 +107,12 @@ class SQLiteStore(Store):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open the SQLite store: {exc}") from exc
+                raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
             self._local.conn = conn
         return conn
 
@@ -114,7 +123,7 @@ class SQLiteStore(Store):
             # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:  # locked beyond the timeout, disk trouble
-            raise StoreUnavailable(f"SQLite store busy or failing: {exc}") from exc
+            raise failure("SQLite store busy or failing", exc, self.path) from exc
         try:
             yield conn
             conn.execute("COMMIT")
@@ -122,7 +131,7 @@ class SQLiteStore(Store):
             if conn.in_transaction:  # also after a failed COMMIT, or the thread stays stuck
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):  # e.g. database or disk is full
-                raise StoreUnavailable(f"SQLite store failing: {exc}") from exc
+                raise failure("SQLite store failing", exc, self.path) from exc
             raise
 
     @contextmanager
@@ -358,6 +367,23 @@ class SQLiteStore(Store):
             self._conn().execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    def probe_write(self) -> None:
+        """Refused when the file (or its WAL) cannot be written (access(2) also sees immutable
+        files and read-only mounts, which an open connection would find only at its next
+        write), else take the write lock and give it back at once."""
+        if locked := read_only(self.path):
+            raise StoreRefusingWrites(f"the SQLite file {locked} is read-only")
+        conn = self._conn()
+        conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # busy: another writer, so writable
+                raise failure("SQLite store failing", exc, self.path) from exc
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

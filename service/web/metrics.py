@@ -65,6 +65,9 @@ MODEL_LOAD = Gauge(
     "Time a worker took to load the sentence-transformers model (the slowest live worker's).",
     multiprocess_mode="livemax",
 )
+# Every label takes values from a fixed set, so that no client can grow the scrape: a made-up
+# method token is "other", an unrouted path "unmatched", a status outside HTTP's range "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # CheckResult.timings_ms keys (service/core/search.py), each a stage label of its own.
 STAGES = {name: name for name in ("sync", "embed", "search", "rank", "resolve")}
 
@@ -78,6 +81,15 @@ def observe_check(results: list[CheckResult]) -> None:
     if results:
         INDEX_ARTICLES.set(results[-1].index.articles)
         INDEX_STATEMENTS.set(results[-1].index.statements)
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    # The app answers only codes it chose, but a bound here costs nothing.
+    return str(status) if 100 <= status <= 599 else "other"
 
 
 _model_load_s = 0.0
@@ -99,7 +111,7 @@ def init_metrics(app: Flask) -> None:
         # The route template, not the path: /v1/articles/<article_id> is one series, not one
         # per article. Unrouted requests (404) share one label.
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        labels = (route, request.method, str(response.status_code))
+        labels = (route, method_label(request.method), status_label(response.status_code))
         REQUESTS.labels(*labels).inc()
         # g.started is set by the very first before_request hook (service/api/headers.py), so
         # a request refused by auth or a rate limit is timed too.
