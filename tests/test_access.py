@@ -79,7 +79,7 @@ def test_a_running_idempotent_request_keeps_its_retry_after(
     log = client.application.extensions["factcheck"].idempotency
     fingerprint = hashlib.sha256(json.dumps(ARTICLE, sort_keys=True).encode()).hexdigest()
     # The first request holds the key (service/api/articles.py scopes it by the caller).
-    assert log.reserve("anonymous:weir-1", fingerprint) is None
+    assert log.reserve("anonymous:weir-1", fingerprint, owner="first-request") is None
     retry = client.post("/v1/articles", json=ARTICLE, headers={"Idempotency-Key": "weir-1"})
     assert retry.status_code == 409
     assert retry.headers.getlist("Retry-After") == ["1"]
