@@ -1,9 +1,12 @@
 """gunicorn settings, read from the same FACTCHECK_* Config as the app."""
 
 import gc
+import logging
 import os
 import shutil
+import sys
 import tempfile
+from dataclasses import replace
 from typing import Any
 
 from service.config import Config
@@ -23,13 +26,18 @@ if _config.threads > 0:
 # once per worker on the same cores (start-up time). torch does not survive fork reliably, so
 # the torch backend keeps one load per worker.
 preload_app = _config.embed_backend in ("onnx", "onnx-int8")
-# One thread per worker keeps the model's CPU use predictable on small machines.
-worker_class = "sync"
+# Threads per worker (service/worker.py: gunicorn's gthread worker plus a read deadline per
+# request and problem+json refusals): a client that sends slowly holds one thread, never the
+# process, and callers get HTTP keep-alive. The model still runs one claim at a time per
+# worker (service/core/embed.py), on FACTCHECK_THREADS threads.
+worker_class = "service.worker.Worker"
+threads = max(_config.worker_threads, 1)
+keepalive = 5
 # Ingesting the largest accepted article (embedding ~1000 statements) fits well inside this.
 timeout = 120
-# 0 = gunicorn's own 1 MiB bound instead of 8 KiB: a GET claim of 2000 non-ASCII characters
-# is ~24 KB once percent-encoded, and gunicorn's 414 page would be HTML, not problem+json.
-limit_request_line = 0
+# A stand-in only: gunicorn caps this setting at 8190 (0 = unlimited). The worker sets the
+# real bound (service.worker.request_line_limit: a GET check of the longest claim fits).
+limit_request_line = 8190
 graceful_timeout = 20
 # No runtime control socket: several instances may share a machine, and it is one more
 # way in that nobody uses here.
