@@ -67,6 +67,21 @@ logconfig_dict = {
 }
 
 
+def on_starting(server: Any) -> None:
+    """Refuse open writes on the addresses gunicorn will really listen on: GUNICORN_CMD_ARGS
+    (or a config of its own) can override the bind that `factcheck serve` checked."""
+    from service.api.auth import load_keys
+    from service.cli import open_writes_refusal
+
+    keys = load_keys(_config)
+    for address in server.cfg.bind:
+        refusal = open_writes_refusal(replace(_config, bind=address), keys)
+        if refusal and not _config.allow_open_writes:
+            print(f"factcheck serve: {refusal}", file=sys.stderr, flush=True)
+            on_exit(server)
+            sys.exit(2)
+
+
 def when_ready(server: Any) -> None:
     """Before workers are forked: move the preloaded app's objects out of the collector's
     reach, so that collections in a worker do not write to (and so copy) shared pages."""
@@ -88,6 +103,23 @@ _OWN_METRICS_DIR: str | None = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="factcheck-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """The last thing a worker does, after gunicorn's own cleanup: leave with os._exit, past
+    the C library's exit handlers. ONNX Runtime's, run in a worker forked after the master
+    loaded the model, wait on a condition variable whose other users were threads of the
+    master (gdb: pthread_cond_destroy in __run_exit_handlers): the worker hung for the whole
+    graceful timeout or aborted with std::system_error."""
+    if worker.pid != os.getpid():  # also called in the master, for a worker already gone
+        return
+    exiting = sys.exc_info()[1]
+    code = exiting.code if isinstance(exiting, SystemExit) else 0
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(status)
 
 
 def child_exit(server: Any, worker: Any) -> None:
