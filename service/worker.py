@@ -80,12 +80,17 @@ class DeadlineSocket:
         finally:
             self._sock.settimeout(previous)
 
+    def _answering(self, data: bytes) -> None:
+        # An interim answer (100 Continue, 103) comes before the body: the deadline holds on.
+        if not bytes(data[:10]).startswith(b"HTTP/1.1 1"):
+            self._armed = False
+
     def send(self, data: bytes, *flags: int) -> int:
-        self._armed = False
+        self._answering(data)
         return self._sock.send(data, *flags)
 
     def sendall(self, data: bytes, *flags: int) -> None:
-        self._armed = False
+        self._answering(data)
         self._sock.sendall(data, *flags)
 
     def __getattr__(self, name: str) -> Any:  # fileno, setblocking, shutdown, close...

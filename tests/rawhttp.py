@@ -39,14 +39,22 @@ def request(
     return head.encode("latin-1") + b"\r\n" + body
 
 
-def read_answer(sock: socket.socket, started: float) -> Answer:
-    """Read one answer (to the end of its Content-Length, or of the connection)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
+def without_interim(data: bytes) -> bytes:
+    """What follows any complete interim (1xx) answers at the start of data."""
+    while data.startswith(b"HTTP/1.1 1") and b"\r\n\r\n" in data:
+        data = data.split(b"\r\n\r\n", 1)[1]
+    return data
+
+
+def read_answer(sock: socket.socket, started: float, data: bytes = b"") -> Answer:
+    """Read one final answer, past interim ones (to the end of its Content-Length, or of the
+    connection); data: what was already read of it."""
+    data = without_interim(data)
+    while b"\r\n\r\n" not in data or data.startswith(b"HTTP/1.1 1"):
         part = sock.recv(65536)
         if not part:
             raise ConnectionError(f"connection closed before an answer: {data!r}")
-        data += part
+        data = without_interim(data + part)
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
