@@ -19,6 +19,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     store, the model and the index, each once, kept on ``app.extensions["factcheck"]``."""
     from service.api import articles, check, health
     from service.api.auth import init_auth, load_keys
+    from service.api.body import init_body_guard
     from service.api.common import Services
     from service.api.errors import register_error_handlers
     from service.api.headers import init_headers
@@ -55,10 +56,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     # Order matters: the request id first (every answer carries it, refusals too), then the
-    # Host (nothing else runs for a host the server does not serve), then the key (rate limits
-    # count per key), then the limits.
+    # Host (nothing else runs for a host the server does not serve), then a body over the limit
+    # (413 on any route), the key (rate limits count per key), the limits.
     init_headers(app)
     init_hosts(app, config, keyed=bool(load_keys(config)))
+    init_body_guard(app, config.max_request_bytes)
     init_auth(app, config)
     init_rate_limits(app, config)
     for blueprint in (articles.bp, check.bp, health.bp, pages.bp):

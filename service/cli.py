@@ -193,6 +193,8 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal and not (args.allow_open_writes or config.allow_open_writes):
         print(f"factcheck serve: {refusal}", file=sys.stderr)
         return 2
+    if args.allow_open_writes:  # for the same check on gunicorn's final bind (gunicorn_conf)
+        os.environ["FACTCHECK_ALLOW_OPEN_WRITES"] = "1"
     if refusal:
         print(
             f"factcheck serve: WARNING: listening on {config.bind} with no API key: "

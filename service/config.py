@@ -22,6 +22,11 @@ class Config:
     model: str = DEFAULT_MODEL
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # Request threads per worker (gunicorn's gthread): a slow client holds one of them, for at
+    # most read_timeout_s, while the others go on answering.
+    worker_threads: int = 8
+    # Longest a client may take to send one request (line, headers and body): 408 after it.
+    read_timeout_s: float = 30.0
     default_top_k: int = 5
     # Least cosine similarity between claim and statement for evidence (docs/quality.md).
     min_score: float = 0.3

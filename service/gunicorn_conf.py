@@ -1,9 +1,12 @@
 """gunicorn settings, read from the same FACTCHECK_* Config as the app."""
 
 import gc
+import logging
 import os
 import shutil
+import sys
 import tempfile
+from dataclasses import replace
 from typing import Any
 
 from service.config import Config
@@ -23,13 +26,18 @@ if _config.threads > 0:
 # once per worker on the same cores (start-up time). torch does not survive fork reliably, so
 # the torch backend keeps one load per worker.
 preload_app = _config.embed_backend in ("onnx", "onnx-int8")
-# One thread per worker keeps the model's CPU use predictable on small machines.
-worker_class = "sync"
+# Threads per worker (service/worker.py: gunicorn's gthread worker plus a read deadline per
+# request and problem+json refusals): a client that sends slowly holds one thread, never the
+# process, and callers get HTTP keep-alive. The model still runs one claim at a time per
+# worker (service/core/embed.py), on FACTCHECK_THREADS threads.
+worker_class = "service.worker.Worker"
+threads = max(_config.worker_threads, 1)
+keepalive = 5
 # Ingesting the largest accepted article (embedding ~1000 statements) fits well inside this.
 timeout = 120
-# 0 = gunicorn's own 1 MiB bound instead of 8 KiB: a GET claim of 2000 non-ASCII characters
-# is ~24 KB once percent-encoded, and gunicorn's 414 page would be HTML, not problem+json.
-limit_request_line = 0
+# A stand-in only: gunicorn caps this setting at 8190 (0 = unlimited). The worker sets the
+# real bound (service.worker.request_line_limit: a GET check of the longest claim fits).
+limit_request_line = 8190
 graceful_timeout = 20
 # No runtime control socket: several instances may share a machine, and it is one more
 # way in that nobody uses here.
@@ -59,6 +67,21 @@ logconfig_dict = {
 }
 
 
+def on_starting(server: Any) -> None:
+    """Refuse open writes on the addresses gunicorn will really listen on: GUNICORN_CMD_ARGS
+    (or a config of its own) can override the bind that `factcheck serve` checked."""
+    from service.api.auth import load_keys
+    from service.cli import open_writes_refusal
+
+    keys = load_keys(_config)
+    for address in server.cfg.bind:
+        refusal = open_writes_refusal(replace(_config, bind=address), keys)
+        if refusal and not _config.allow_open_writes:
+            print(f"factcheck serve: {refusal}", file=sys.stderr, flush=True)
+            on_exit(server)
+            sys.exit(2)
+
+
 def when_ready(server: Any) -> None:
     """Before workers are forked: move the preloaded app's objects out of the collector's
     reach, so that collections in a worker do not write to (and so copy) shared pages."""
@@ -80,6 +103,23 @@ _OWN_METRICS_DIR: str | None = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="factcheck-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """The last thing a worker does, after gunicorn's own cleanup: leave with os._exit, past
+    the C library's exit handlers. ONNX Runtime's, run in a worker forked after the master
+    loaded the model, wait on a condition variable whose other users were threads of the
+    master (gdb: pthread_cond_destroy in __run_exit_handlers): the worker hung for the whole
+    graceful timeout or aborted with std::system_error."""
+    if worker.pid != os.getpid():  # also called in the master, for a worker already gone
+        return
+    exiting = sys.exc_info()[1]
+    code = exiting.code if isinstance(exiting, SystemExit) else 0
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(status)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -47,8 +47,11 @@ def schema_validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
 def check_response(method: str, path: str, status: int, content_type: str, body: Any) -> None:
     """Raise AssertionError when a response is not what the spec declares."""
     found = operation_for(path)
+    server_level = spec().get("x-server-responses", {})  # refusals any operation may answer
     if found is None:
-        assert status == 404, f"{method} {path} -> {status}, but the spec has no such path"
+        assert status == 404 or str(status) in server_level, (
+            f"{method} {path} -> {status}, but the spec has no such path"
+        )
         assert content_type.startswith("application/problem+json")
         schema_validator({"$ref": "#/components/schemas/Problem"}).validate(body)
         return
@@ -57,7 +60,7 @@ def check_response(method: str, path: str, status: int, content_type: str, body:
     if operation is None:
         assert status in (404, 405), f"{method} {template} is not in the spec, yet got {status}"
         return
-    responses = operation["responses"]
+    responses = {**server_level, **operation["responses"]}
     declared = responses.get(str(status))
     assert declared is not None, f"{method} {template} answered {status}, not declared in spec"
     declared = _deref(declared)

@@ -7,8 +7,8 @@ segmenter never rewrites text, so evidence can always be shown exactly where it 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import pysbd
 
@@ -36,12 +36,21 @@ class Statement:
     context_end: int
 
 
-@lru_cache(maxsize=4)
+# pysbd's Segmenter keeps the text it is splitting on itself (segment() sets
+# self.original_text, then finds each sentence in it): shared by request threads, one thread's
+# text replaced another's mid-way and an article was stored with no statements. One a thread.
+_local = threading.local()
+
+
 def _segmenter(language: str) -> pysbd.Segmenter:
-    try:
-        return pysbd.Segmenter(language=language, clean=False)
-    except ValueError:  # pysbd knows ~20 languages; English rules are the safest fallback
-        return pysbd.Segmenter(language="en", clean=False)
+    # Keyed by the languages pysbd knows (~20), so that callers' language values cannot grow it.
+    segmenters: dict[str, pysbd.Segmenter] = _local.__dict__.setdefault("segmenters", {})
+    if language not in segmenters:
+        try:
+            segmenters[language] = pysbd.Segmenter(language=language, clean=False)
+        except ValueError:  # unknown to pysbd: English rules are the safest fallback
+            return _segmenter("en")
+    return segmenters[language]
 
 
 def blocks(text: str) -> list[tuple[int, int]]:

@@ -53,6 +53,7 @@ class SyncedIndex(StatementIndex):
         # A short-lived process (factcheck check) must not start a build it would cut short.
         self.background_builds = background_builds
         self.builder: threading.Thread | None = None  # the latest background build
+        self._builder_lock = threading.Lock()  # request threads (gthread) look at once
         self._next_build_try = 0.0
         self._stale_checked = -1
 
@@ -134,6 +135,10 @@ class SyncedIndex(StatementIndex):
         return tail + dead > REBUILD_SHARE * self._live
 
     def _maybe_build(self) -> None:
+        with self._builder_lock:  # else two request threads could each start a builder
+            self._maybe_build_locked()
+
+    def _maybe_build_locked(self) -> None:
         building = self.builder is not None and self.builder.is_alive()
         if building or time.monotonic() < self._next_build_try:
             return
