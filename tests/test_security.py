@@ -144,6 +144,9 @@ def test_serve_command_exits_before_listening_open_to_the_network(
     monkeypatch.delenv("FACTCHECK_API_KEYS", raising=False)
     monkeypatch.delenv("FACTCHECK_API_KEYS_FILE", raising=False)
     monkeypatch.delenv("FACTCHECK_ALLOW_OPEN_WRITES", raising=False)
+    # `serve --bind` exports FACTCHECK_BIND for gunicorn; setting it here first makes the
+    # monkeypatch put the variable back afterwards, so later servers do not inherit 0.0.0.0.
+    monkeypatch.setenv("FACTCHECK_BIND", "127.0.0.1:8000")
     assert cli_main(["serve", "--bind", "0.0.0.0:8000"]) == 2
     assert "refusing to listen on 0.0.0.0:8000" in capsys.readouterr().err
 

@@ -52,7 +52,11 @@ def test_sigterm_stops_every_worker_cleanly_within_seconds(tmp_path: Path, backe
 def test_a_bind_from_gunicorn_cmd_args_gets_the_open_writes_refusal(tmp_path: Path) -> None:
     """127.0.0.2 is refused by `--bind` (it is not one of the loopback names); gunicorn's
     own GUNICORN_CMD_ARGS, applied after our config, must not get past that."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTCHECK_API_KEYS", "GUNI"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FACTCHECK_API_KEYS", "FACTCHECK_BIND", "GUNI"))
+    }
     env.update(
         FACTCHECK_STORE=f"sqlite:///{tmp_path / 'factcheck.db'}",
         GUNICORN_CMD_ARGS=f"--bind 127.0.0.2:{free_port()}",
