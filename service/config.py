@@ -23,8 +23,12 @@ class Config:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     default_top_k: int = 5
-    # Least cosine similarity between claim and statement for evidence (docs/quality.md).
+    # Least cosine similarity for a passage listed as related, below the evidence decision
+    # (docs/quality.md).
     min_score: float = 0.3
+    # The evidence decision: least probability (service.core.evidence) of some passage for a
+    # claim to have evidence; negative: the threshold fitted with the model.
+    min_probability: float = -1.0
     max_top_k: int = 50
     max_claim_chars: int = 2000
     max_article_chars: int = 100_000
