@@ -156,10 +156,11 @@ class Model:
     threshold: float
 
     def score(self, claim: Claim) -> tuple[np.ndarray, np.ndarray]:
-        """(ranking logit, evidence probability) per candidate, as service.core.evidence."""
+        """(ranking logit, evidence probability) per candidate, as service.core.evidence:
+        P(the claim has evidence, judged from this passage) * P(this passage is gold)."""
         logit = claim.x @ self.rank_weights + self.rank_bias
         z = decision_inputs(claim.x, logit) @ self.decision_weights + self.decision_bias
-        return logit, 1.0 / (1.0 + np.exp(-z))
+        return logit, 1.0 / (1.0 + np.exp(-z)) / (1.0 + np.exp(-logit))
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, float]:

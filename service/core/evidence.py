@@ -4,8 +4,9 @@ Two logistic regressions over service.core.features, fitted on the dev sets by
 scripts/fit_evidence.py (cross-validated figures in docs/quality.md): a ranking model of "this
 passage is a gold passage" over every feature (the fitted fusion of the signals), and the
 decision model of "the index holds evidence for this claim", read from one passage at a time
-(DECISION_FEATURES), which gives each passage its probability. A claim has evidence when some
-passage's probability reaches the fitted threshold. The weights ship in evidence_model.json
+(DECISION_FEATURES). A passage's probability of being evidence is the product of the two
+(the claim has evidence, and this passage is it); a claim has evidence when some passage's
+probability reaches the fitted threshold. The weights ship in evidence_model.json
 beside this file and are applied with numpy.
 """
 
@@ -36,7 +37,11 @@ class EvidenceModel:
         x = features(candidates)
         logit = x @ self.rank_weights + self.rank_bias
         z = decision_inputs(x, logit) @ self.decision_weights + self.decision_bias
-        return logit, 1.0 / (1.0 + np.exp(-z))
+        return logit, _sigmoid(z) * _sigmoid(logit)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @lru_cache(maxsize=1)

@@ -49,6 +49,9 @@ CORROBORATION_MIN = 0.75
 NEAR_COPY_MIN = 0.97
 
 NO_EVIDENCE = "no_statement_above_threshold"  # no passage reaches the evidence decision
+# A listed passage is called evidence when it is more likely evidence than not; the others
+# are related (the decision's threshold is far lower: it only says the index holds some).
+LIKELY = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Evidence:
     matched_terms: list[str] = field(default_factory=list)
     corroborated_by: list[Corroboration] = field(default_factory=list)
     after_claim_date: bool = False
-    # Above the decision threshold (evidence), or listed below it as related to the claim.
+    # More likely evidence than not (probability >= LIKELY), or only related to the claim.
     is_evidence: bool = True
 
     @property
@@ -165,15 +168,14 @@ def score(table: Candidates) -> list[tuple[Key, Scores]]:
 def _select(
     ranked: list[tuple[Key, Scores]], vectors: np.ndarray, options: Options
 ) -> list[tuple[int, bool, list[tuple[int, float]]]]:
-    """Pick up to top_k passages, best first, each with whether it is above the decision and
+    """Pick up to top_k passages, best first, each with whether it is likely evidence and
     the indices of the other articles' candidates that corroborate it; near-copies take no
     slot.
 
     The decision: a claim gets evidence only if some passage's probability reaches
-    min_probability. Then the list holds the passages above it, and after them, as related,
-    those whose cosine reaches min_score or, when their words carry them (fused score >=
-    min_score), half of it: a passage found by its words can be related, a word match unlike
-    the claim not.
+    min_probability. Then the list holds the passages that reach it, and those whose cosine
+    reaches min_score or, when their words carry them (fused score >= min_score), half of it:
+    a passage found by its words can be listed, a word match unlike the claim not.
     """
     decision = options.decision
     if max((s.probability for _, s in ranked), default=-1.0) < decision:
@@ -184,8 +186,9 @@ def _select(
     for i, (key, scores) in enumerate(ranked):
         if len(chosen) == options.top_k:
             break
-        above = scores.probability >= decision
-        if i in covered or not (above or _qualifies(scores, options.min_score)):
+        if i in covered:
+            continue
+        if scores.probability < decision and not _qualifies(scores, options.min_score):
             continue
         group = [
             (j, float(similarity[i, j]))
@@ -194,7 +197,7 @@ def _select(
         ]
         group.sort(key=lambda item: -item[1])
         covered.update(j for j, sim in group if sim >= NEAR_COPY_MIN)
-        chosen.append((i, above, group))
+        chosen.append((i, scores.probability >= LIKELY, group))
     return chosen
 
 

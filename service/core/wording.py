@@ -26,6 +26,13 @@ def summary(result: Any) -> str:
         closest = result.best_probability
         tail = f" (the closest passage is {closest:.0%} likely to be)" if closest else ""
         return f"No passage in the index is likely evidence for or against this claim{tail}."
+    if not strong:
+        best = max(e.probability for e in result.evidence)
+        verb = "is" if related == 1 else "are"
+        return (
+            f"No passage is more likely evidence than not: {_passages(related)} {verb} on this "
+            f"claim's subject (the best is {best:.0%} likely evidence)."
+        )
     verb = "is" if strong == 1 else "are"
     text = f"{_passages(strong)} {verb} likely evidence for or against this claim"
     if related:
