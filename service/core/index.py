@@ -315,13 +315,17 @@ class StatementIndex:
             terms = list(dict.fromkeys(tokenize(claim)))
             idf = self.lexical.idf(terms, self._live)
             own = self.lexical.matches(terms, picked)
-            ordinals = self._row_article[picked]
-            titles = [self._titles[o] for o in ordinals]
-            in_title = np.array([[t in title for t in terms] for title in titles], dtype=bool)
-            in_title = in_title.reshape(own.shape) | own
-            in_article = self._article_matches(terms, ordinals) | in_title
+            # Per article (title, then any statement), computed once for each article met.
+            articles, slot = np.unique(self._row_article[picked], return_inverse=True)
+            in_title = np.array(
+                [[t in self._titles[o] for t in terms] for o in articles], dtype=bool
+            ).reshape(len(articles), len(terms))
+            in_article = self._article_matches(terms, articles) | in_title
+            in_title = in_title[slot] | own
+            in_article = in_article[slot] | own
             known = self.lexical.matches_anywhere(terms)
-            names = np.array([t in name_terms(claim) for t in terms], dtype=bool)
+            wanted = name_terms(claim)
+            names = np.array([t in wanted for t in terms], dtype=bool)
             return Candidates(
                 keys=[self._key(int(r)) for r in picked],
                 cosine=cosine,
@@ -339,13 +343,22 @@ class StatementIndex:
             )
 
     def _article_matches(self, terms: list[str], ordinals: np.ndarray) -> np.ndarray:
-        """Per candidate: which terms occur in any statement of its article."""
+        """Per article ordinal: which terms occur in any of its statements.
+
+        An article's rows are one ascending run (appended together, and compaction keeps
+        their order), so a term is in it when its postings hold a row in that range: two
+        binary searches per article and term, whatever the article's length.
+        """
         out = np.zeros((len(ordinals), len(terms)), dtype=bool)
-        for ordinal in np.unique(ordinals):
-            rows = self._rows.get(self._article_ids[ordinal])
-            if rows is None or not len(rows):
+        runs = [self._rows.get(self._article_ids[o]) for o in ordinals]
+        first = np.array([r[0] if r is not None and len(r) else 0 for r in runs], np.int64)
+        last = np.array([r[-1] if r is not None and len(r) else -1 for r in runs], np.int64)
+        for j, term in enumerate(terms):
+            postings = self.lexical.postings.get(term)
+            if postings is None:
                 continue
-            out[ordinals == ordinal] = self.lexical.matches(terms, rows).any(axis=0)
+            posted, _ = postings.arrays()
+            out[:, j] = np.searchsorted(posted, last, "right") > np.searchsorted(posted, first)
         return out
 
     def _with_previous(self, rows: np.ndarray, own: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -155,11 +155,16 @@ def score(table: Candidates) -> list[tuple[Key, Scores]]:
         return []
     logit, probability = load_model().score(table)
     rank = 1.0 / (1.0 + np.exp(-logit))
-    rows = list(zip(table.keys, table.cosine, table.bm25, table.context, strict=True))
-    blended = _blend([(k, float(c), float(b), float(x)) for k, c, b, x in rows], LEXICAL_WEIGHT)
+    top_lexical = float(table.bm25.max())
+    lexical = table.bm25 / top_lexical if top_lexical > 0 else np.zeros(len(table))
+    semantic = np.maximum(table.cosine, CONTEXT_WEIGHT * table.context)
+    blended = (1 - LEXICAL_WEIGHT) * semantic + LEXICAL_WEIGHT * lexical
+    columns = (table.cosine, table.bm25, blended, table.context, rank, probability)
     scored = [
-        (key, Scores(float(c), float(b), fused, float(x), float(r), float(p)))
-        for (key, c, b, x), fused, r, p in zip(rows, blended, rank, probability, strict=True)
+        (key, Scores(*values))
+        for key, values in zip(
+            table.keys, zip(*(c.tolist() for c in columns), strict=True), strict=True
+        )
     ]
     scored.sort(key=lambda item: (-item[1].rank, item[0]))
     return scored
@@ -306,7 +311,7 @@ def _check_one(
         best_probability=(round(max(s.probability for _, s in ranked), 6) if ranked else None),
         reason=reason,
         timings_ms={
-            "search": (searched - began) * 1000,  # dense and lexical candidates
+            "search": (searched - began) * 1000,  # dense and lexical candidates, features
             "rank": (ranked_at - searched) * 1000  # scoring, decision, corroboration...
             + (time.perf_counter() - resolved_at) * 1000,  # ...and provenance
             "resolve": (resolved_at - ranked_at) * 1000,  # passages read from the store
