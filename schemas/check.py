@@ -27,9 +27,14 @@ class CheckOptionsSchema(StrictSchema):
     top_k = WholeNumber(
         load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
     )
-    # None: the calibrated default (FACTCHECK_MIN_SCORE); compared with cosine similarity.
+    # None: the default (FACTCHECK_MIN_SCORE): least cosine similarity for a passage listed
+    # as related, below the evidence decision.
     min_score = ma.fields.Float(
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
+    )
+    # None: the fitted decision threshold; 0 lists passages on min_score alone.
+    min_probability = ma.fields.Float(
+        load_default=None, allow_nan=False, validate=ma.validate.Range(min=0.0, max=1.0)
     )
     sources = ma.fields.List(
         short_text(200),  # as an article's source
@@ -76,6 +81,8 @@ class ScoresSchema(ma.Schema):
     lexical = ma.fields.Float(required=True)
     fused = ma.fields.Float(required=True)
     context = ma.fields.Float(required=True)
+    rank = ma.fields.Float(required=True)
+    probability = ma.fields.Float(required=True)
 
 
 class CorroborationSchema(ma.Schema):
@@ -97,6 +104,8 @@ class EvidenceSchema(ma.Schema):
     statement_id = ma.fields.String(required=True)
     text = ma.fields.String(attribute="hit.statement.text", required=True)
     score = ma.fields.Float(required=True)
+    probability = ma.fields.Float(required=True)
+    is_evidence = ma.fields.Boolean(required=True)
     scores = ma.fields.Nested(ScoresSchema, required=True)
     matched_terms = ma.fields.List(ma.fields.String(), required=True)
     start = ma.fields.Integer(attribute="hit.statement.start", required=True)
@@ -120,11 +129,14 @@ class IndexStatsSchema(ma.Schema):
 class CheckResponseSchema(ma.Schema):
     claim = ma.fields.String(required=True)
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), required=True)
-    # Why evidence is empty (null when it is not): no_statement_above_threshold,
-    # no_statement_matches_filters or index_empty.
+    # Why evidence is empty (null when it is not): no_statement_above_threshold (no passage
+    # reaches min_probability), no_statement_matches_filters or index_empty.
     reason = ma.fields.String(allow_none=True, required=True)
+    summary = ma.fields.String(required=True)
     best_score = ma.fields.Float(allow_none=True, required=True)
+    best_probability = ma.fields.Float(allow_none=True, required=True)
     min_score = ma.fields.Float(required=True)
+    min_probability = ma.fields.Float(required=True)
     index = ma.fields.Nested(IndexStatsSchema, required=True)
     model = ma.fields.String(required=True)
     took_ms = ma.fields.Float(required=True)

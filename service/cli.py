@@ -13,6 +13,7 @@ from typing import Any
 import marshmallow as ma
 
 from service.config import Config
+from service.evaluation import DEV_SETS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -117,7 +118,15 @@ def _parser() -> argparse.ArgumentParser:
         "--min-score",
         type=float,
         default=None,
-        help="least cosine similarity for evidence (default: FACTCHECK_MIN_SCORE)",
+        help="least cosine similarity for a related passage, below the evidence decision "
+        "(default: FACTCHECK_MIN_SCORE)",
+    )
+    check.add_argument(
+        "--min-probability",
+        type=float,
+        default=None,
+        help="the evidence decision: least probability of some passage for the claim to "
+        "have evidence (default: the fitted threshold; 0 lists passages on --min-score alone)",
     )
     check.add_argument("--json", action="store_true", help="print the API's JSON answer")
     check.add_argument(
@@ -133,10 +142,42 @@ def _parser() -> argparse.ArgumentParser:
         "eval",
         "Measure retrieval quality on a corpus and a claims file, beside two baselines.",
         "  factcheck eval --corpus examples/sample-corpus.jsonl "
-        "--claims examples/sample-claims.jsonl",
+        "--claims examples/sample-claims.jsonl\n"
+        "  factcheck eval --dev-sets ../shared   # seeds, Climate-FEVER and WiCE",
     )
-    evaluate.add_argument("--corpus", type=Path, required=True, help="file or folder of articles")
-    evaluate.add_argument("--claims", type=Path, required=True, help="claims JSON Lines file")
+    evaluate.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        default=[],
+        help="file or folder of articles (repeat, each with its --claims, for several sets)",
+    )
+    evaluate.add_argument(
+        "--claims", type=Path, action="append", default=[], help="claims JSON Lines file"
+    )
+    evaluate.add_argument(
+        "--dev-sets",
+        type=Path,
+        metavar="DIR",
+        help="also run the dev sets of a folder laid out as ../shared: "
+        + ", ".join(DEV_SETS)
+        + " (those present)",
+    )
+    evaluate.add_argument(
+        "--only", action="append", choices=tuple(DEV_SETS), help="with --dev-sets: just these"
+    )
+    evaluate.add_argument(
+        "--min-kept",
+        type=float,
+        metavar="SHARE",
+        help="fail (exit 1) when factcheck keeps a smaller share of answerable claims",
+    )
+    evaluate.add_argument(
+        "--min-rejected",
+        type=float,
+        metavar="SHARE",
+        help="fail (exit 1) when factcheck rejects a smaller share of unanswerable claims",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the whole report as JSON")
     evaluate.add_argument(
         "--fail-below-baselines",
@@ -275,7 +316,12 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         params = CheckRequestSchema().load(
-            {"claim": args.claim, "top_k": args.top_k, "min_score": args.min_score}
+            {
+                "claim": args.claim,
+                "top_k": args.top_k,
+                "min_score": args.min_score,
+                "min_probability": args.min_probability,
+            }
         )
     except ma.ValidationError as exc:
         print(f"factcheck: invalid claim: {exc.messages}", file=sys.stderr)
@@ -322,17 +368,38 @@ def _build_ann(_args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from service.evaluation import below_baselines, evaluate, format_table
+    from service import evaluation
 
-    report = evaluate(args.corpus, args.claims)
-    print(json.dumps(report, indent=2) if args.json else format_table(report))
-    if args.fail_below_baselines:
-        failures = below_baselines(report)
-        for failure in failures:
-            print(f"factcheck: eval gate failed: {failure}", file=sys.stderr)
-        if failures:
-            return EXIT_FAILURE
-    return EXIT_OK
+    if len(args.corpus) != len(args.claims):
+        print(
+            "factcheck: the following arguments are required: --claims (one per --corpus)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    sets = list(zip(args.corpus, args.claims, strict=True))
+    if args.dev_sets is not None:
+        sets += evaluation.dev_sets(args.dev_sets, args.only)
+    if not sets:
+        print(
+            "factcheck: the following arguments are required: --claims (or --dev-sets)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    reports = []
+    failures: list[str] = []
+    for corpus, claims in sets:
+        report = evaluation.evaluate(corpus, claims)
+        reports.append(report)
+        if not args.json:
+            print(evaluation.format_table(report) + ("\n" if len(sets) > 1 else ""))
+        if args.fail_below_baselines:
+            failures += evaluation.below_baselines(report)
+        failures += evaluation.below_shares(report, args.min_kept, args.min_rejected)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    for failure in failures:
+        print(f"factcheck: eval gate failed: {failure}", file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
 
 
 if __name__ == "__main__":

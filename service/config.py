@@ -28,8 +28,12 @@ class Config:
     # Longest a client may take to send one request (line, headers and body): 408 after it.
     read_timeout_s: float = 30.0
     default_top_k: int = 5
-    # Least cosine similarity between claim and statement for evidence (docs/quality.md).
+    # Least cosine similarity for a passage listed as related, below the evidence decision
+    # (docs/quality.md).
     min_score: float = 0.3
+    # The evidence decision: least probability (service.core.evidence) of some passage for a
+    # claim to have evidence; negative: the threshold fitted with the model.
+    min_probability: float = -1.0
     max_top_k: int = 50
     max_claim_chars: int = 2000
     # What one check request may cost, so that none holds a worker for more than a few seconds

@@ -34,6 +34,13 @@ LABELS = {
     "source_recall@10": "source recall@10",
 }
 GATE_METRIC = "ndcg@10"
+# The dev sets of a folder laid out as ../shared (its eval/README.md): name -> (corpus,
+# claims), relative to that folder.
+DEV_SETS = {
+    "seeds": ("seeds", "eval/seed-dev-claims.jsonl"),
+    "climate-fever": ("eval/climate-fever/corpus.jsonl", "eval/climate-fever/dev-claims.jsonl"),
+    "wice": ("eval/wice/corpus.jsonl", "eval/wice/dev-claims.jsonl"),
+}
 
 _QUOTES = str.maketrans("’‘“”", "''\"\"")
 
@@ -234,6 +241,33 @@ def below_baselines(report: dict[str, Any], metric: str = GATE_METRIC) -> list[s
         for name, result in systems.items()
         if name != FACTCHECK and ours < result["metrics"][metric]
     ]
+
+
+def dev_sets(folder: Path, only: Sequence[str] | None = None) -> list[tuple[Path, Path]]:
+    """(corpus, claims) of the dev sets present in a folder laid out as ../shared."""
+    found = []
+    for name, (corpus, claims) in DEV_SETS.items():
+        if only and name not in only:
+            continue
+        if (folder / corpus).exists() and (folder / claims).exists():
+            found.append((folder / corpus, folder / claims))
+    return found
+
+
+def below_shares(
+    report: dict[str, Any], min_kept: float | None, min_rejected: float | None
+) -> list[str]:
+    """One message per decision share of factcheck's below its bar (None: not gated); a set
+    without unanswerable (or answerable) claims has nothing to gate on that side."""
+    ours = report["systems"][FACTCHECK]
+    failures = []
+    for label, part, bar in (("kept", "kept", min_kept), ("rejected", "rejected", min_rejected)):
+        counts = ours[part]
+        if bar is not None and counts["of"] and counts["count"] < bar * counts["of"]:
+            failures.append(
+                f"factcheck {label} {_count(counts)} on {report['claims_file']} is below {bar:.0%}"
+            )
+    return failures
 
 
 def format_table(report: dict[str, Any]) -> str:

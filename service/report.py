@@ -1,5 +1,6 @@
 """`factcheck check`'s readable answer: one block per passage, the passage highlighted inside
-its context, with its outlet, title, date, link, score and the sources that corroborate it."""
+its context, with its outlet, title, date, link, whether it is likely evidence or only related
+(and how likely), and the sources that corroborate it."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ def use_colour(choice: str, stream: TextIO) -> bool:
 
 
 def table(result: Any, colour: bool = False) -> str:
-    """The check result as text: `rank. [score] statement`, then where it stands."""
-    lines = [f"claim: {result.claim}", ""]
+    """The check result as text: the answer in a sentence, then `rank. [evidence 93%]
+    statement` (or `[related 12%]`) and where it stands."""
+    lines = [f"claim: {result.claim}", "", result.summary, ""]
     if not result.evidence:
         best = "none" if result.best_score is None else f"{result.best_score:.3f}"
         lines.append(
-            f"no evidence ({result.reason}; best similarity {best}, "
-            f"threshold {result.min_score:.2f})"
+            f"({result.reason}; best similarity {best}, evidence needs "
+            f"{result.min_probability:.0%} likely)"
         )
     for rank, item in enumerate(result.evidence, start=1):
         lines += _passage(rank, item, colour)
@@ -49,7 +51,8 @@ def _passage(rank: int, item: Any, colour: bool) -> list[str]:
     article, statement = hit.article, hit.statement
     date = (article.published_at or "undated")[:10]
     lines = [
-        f"{rank}. [{item.score:.3f}] {statement.text}",
+        f"{rank}. [{'evidence' if item.is_evidence else 'related'} {item.probability:.0%}] "
+        f"{statement.text}",
         f"{INDENT}{article.source} | {article.title} | {date} | "
         f"{article.id} chars {statement.start}-{statement.end}",
     ]

@@ -387,7 +387,7 @@ def test_the_service_answers_alike_through_its_approximate_index(
     same = 0
     probes = claims(20, seed=23)
     for claim in probes:
-        body = {"claim": claim, "top_k": 5, "min_score": 0}
+        body = {"claim": claim, "top_k": 5, "min_score": 0, "min_probability": 0}
         got = reader.post("/v1/check", json=body).get_json()["evidence"]
         want = writer.post("/v1/check", json=body).get_json()["evidence"]
         assert len(got) == len(want) == 5

@@ -296,10 +296,16 @@ def test_unrelated_claim_gets_no_evidence_and_says_why(loaded: FlaskClient) -> N
     assert body["reason"] == "no_statement_above_threshold"
     assert body["min_score"] == 0.3
     assert body["best_score"] is not None and body["best_score"] < 0.3
-    # The same claim with the threshold lowered per request gets its (weak) best passages.
-    lowered = loaded.get("/v1/check?claim=The+recipe+needs+two+eggs+and+flour&min_score=-1")
-    assert len(lowered.get_json()["evidence"]) == 5
-    assert lowered.get_json()["reason"] is None
+    assert body["best_probability"] < body["min_probability"]
+    assert body["summary"].startswith("No passage in the index is likely evidence")
+    # With the decision off and the cosine bar lowered per request, the claim gets its
+    # (weak) best passages; the decision alone, lowered below the best probability, lets
+    # the passages through that the cosine bar admits.
+    query = "/v1/check?claim=The+recipe+needs+two+eggs+and+flour&min_score=-1"
+    lowered = loaded.get(query + "&min_probability=0").get_json()
+    assert len(lowered["evidence"]) == 5
+    assert lowered["reason"] is None
+    assert loaded.get(query).get_json()["evidence"] == []  # min_score alone: still decided
 
 
 def test_evidence_explains_itself(loaded: FlaskClient) -> None:
@@ -327,7 +333,8 @@ def test_evidence_explains_itself(loaded: FlaskClient) -> None:
 def test_filters_restrict_the_articles(
     loaded: FlaskClient, query: dict[str, Any], expected: set[str]
 ) -> None:
-    body = {"claim": "something happened", "top_k": 10, "min_score": -1, **query}
+    body = {"claim": "something happened", "top_k": 10, "min_score": -1, "min_probability": 0}
+    body |= query
     found = loaded.post("/v1/check", json=body).get_json()
     assert {e["article"]["id"] for e in found["evidence"]} == expected
 
@@ -339,7 +346,7 @@ def test_filters_that_exclude_everything_say_so(loaded: FlaskClient) -> None:
 
 def test_sources_filter_repeats_in_the_query_string(loaded: FlaskClient) -> None:
     found = loaded.get(
-        "/v1/check?claim=news&sources=Desk+B&sources=Desk+A&min_score=-1&top_k=10"
+        "/v1/check?claim=news&sources=Desk+B&sources=Desk+A&min_score=-1&min_probability=0&top_k=10"
     ).get_json()
     assert {e["article"]["id"] for e in found["evidence"]} == {"volcano", "telescope", "wall"}
 

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.core.boilerplate import is_appeal, is_boilerplate, strip_prefix, strip_suffix
+from service.core.boilerplate import (
+    is_appeal,
+    is_boilerplate,
+    is_label,
+    strip_prefix,
+    strip_suffix,
+)
 from service.core.segment import MAX_STATEMENT_CHARS, Statement, segment
 from tests.conftest import SEEDS, requires_seeds
 from tests.test_segment import check_invariants
@@ -75,6 +81,24 @@ BOILERPLATE = {
         "No Comments",
         "LONDON",
         "NEW YORK",
+    ],
+    # Widget headings and comment/sign-in furniture of news templates (pages as scraped).
+    "widgets": [
+        "Most Viewed",
+        "Popular on Example Daily",
+        "More From Our Brands",
+        "Previous Article",
+        "Loading comments...",
+        "Reuse this content",
+        "Contact Us",
+        "Search for:",
+        "Leave a Reply Cancel reply",
+        "You must be logged in to post a comment.",
+        "Please fill out this field with a valid email address.",
+        "Sign in to comment",
+        "Follow Jane Doe on Twitter @janedoe",
+        "Email: jdoe@example.com Twitter: @jdoe",
+        "Rating:8.5Comments:0",
     ],
     "byline": [
         "By Jane Doe",
@@ -151,6 +175,15 @@ REPORTING = {
         "No.",
         "Talks resume",
         "Read the statement, she told reporters, and decide for yourself.",
+    ],
+    "widgets": [
+        "Most viewed clips came from the border crossing.",
+        "Popular support for the treaty fell to 40 percent.",
+        "Contact with the crew was lost at 9 pm.",
+        "Search teams found the hikers on Sunday.",
+        "She signed in at the embassy before the talks.",
+        "Follow-up talks on Twitter's sale are planned.",
+        "The rating agency cut the bonds to junk.",
     ],
     "byline": [
         "By the time he arrived, the talks had collapsed.",
@@ -421,11 +454,64 @@ def test_seed_statement_count_drops_only_by_boilerplate() -> None:
 
 
 def _is_furniture(statement: Statement, text: str) -> bool:
-    """Boilerplate itself, a repeat of an earlier line, or in one paragraph with an appeal."""
+    """Boilerplate itself, a line that is a lone label (an outlet's name, a menu entry), a
+    repeat of an earlier line, or in one paragraph with an appeal."""
     if is_boilerplate(statement.text):
+        return True
+    if statement.text in [line.strip() for line in text.splitlines()] and is_label(statement.text):
         return True
     lines = [line.strip() for line in text.splitlines()]
     if lines.count(statement.text) > 1 and text.index(statement.text) < statement.start:
         return True
     [paragraph] = [line for line in text.splitlines() if statement.text in line]
     return any(is_appeal(part) for part in re.split(r"(?<=[.!?])\s+", paragraph))
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        ("Buy Tickets", True),
+        ("Teen Mom OG", True),
+        ("Greenhouse Gas Emissions", True),
+        ("Wilson Qualifies For Guangzhou", True),
+        ("Kallas slams Trump", False),  # a headline: a lower-case word
+        ("Talks resume", False),
+        ("Putin Meets Xi In Beijing Today", False),  # five words or more
+        ("Definitely Not.", False),  # ends like a sentence
+        ("THANK YOU!", False),
+    ],
+)
+def test_a_lone_title_case_phrase_is_a_label(line: str, dropped: bool) -> None:
+    """A paragraph of one short title-case phrase is a menu entry or heading; the same words
+    inside a paragraph of reporting stay."""
+    text = f"The summit opened on Monday.\n{line}\nTalks went on until late."
+    kept = [s.text for s in segment(text)]
+    assert (line not in kept) is dropped, kept
+    assert kept[0] == "The summit opened on Monday." and kept[-1] == "Talks went on until late."
+    inline = f"The summit opened on Monday and {line.rstrip('.!')} was heard."
+    assert [s.text for s in segment(inline)] == [inline]
+
+
+def test_a_scraped_page_keeps_its_reporting_and_drops_its_furniture() -> None:
+    """A news page as a scraper returns it, written here: every line of menu, widget and
+    comment furniture goes, every sentence of the report stays."""
+    furniture = [
+        "Skip to content",
+        "News",
+        "Most Viewed",
+        "Sign in",
+        "Search Jobs",
+        "Popular on Example Daily",
+        "Loading comments...",
+        "You must be logged in to post a comment.",
+        "Reuse this content",
+        "Follow Ana Silva on Twitter @anasilva",
+    ]
+    report = [
+        "Tidal power plant opens in Brittany",
+        "The barrage on the river estuary began feeding the grid on Tuesday.",
+        "Its operator said the turbines would supply 40,000 homes.",
+        "Fishermen had opposed the project for a decade.",
+    ]
+    page = "\n".join(furniture[:6] + report[:2] + furniture[6:8] + report[2:] + furniture[8:])
+    assert [s.text for s in segment(page)] == report

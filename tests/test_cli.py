@@ -284,15 +284,19 @@ def test_check_prints_the_supporting_statement_first(
     article: str,
     meta: str,
 ) -> None:
-    # min_score -1: every statement qualifies, so that --top-k alone bounds the list.
+    # min_score -1: every statement qualifies as related, so that --top-k alone bounds the
+    # list; the first is above the evidence decision, and the summary says how many are.
     code, out, _ = run(
         capsys, "check", "--store", indexed, "--top-k", "3", "--min-score", "-1", claim
     )
     lines = out.splitlines()
     assert code == EXIT_OK
     assert lines[0] == f"claim: {claim}"
-    assert re.fullmatch(rf"1\. \[\d\.\d{{3}}\] {re.escape(statement)}", lines[2])
-    assert lines[3].strip().startswith(meta) and f"{article} chars " in lines[3]
+    assert re.fullmatch(
+        r"\d passages? (is|are) likely evidence for or against this claim.*", lines[2]
+    )
+    assert re.fullmatch(rf"1\. \[evidence \d{{1,3}}%\] {re.escape(statement)}", lines[4])
+    assert lines[5].strip().startswith(meta) and f"{article} chars " in lines[5]
     assert "3. [" in out and "4. [" not in out  # --top-k is honoured
     assert re.fullmatch(r"\d+ statements in 6 articles; [\d.]+ ms", lines[-1])
 
@@ -325,8 +329,11 @@ def test_check_json_is_the_api_answer(
         "claim",
         "evidence",
         "reason",
+        "summary",
         "best_score",
+        "best_probability",
         "min_score",
+        "min_probability",
         "index",
         "model",
         "took_ms",
@@ -356,7 +363,8 @@ def test_check_on_an_empty_store_says_so(
 ) -> None:
     code, out, _ = run(capsys, "check", "--store", store_arg, "Anything at all?")
     assert code == EXIT_OK
-    assert "no evidence (index_empty" in out and "0 statements in 0 articles" in out
+    assert "The index is empty" in out and "(index_empty;" in out
+    assert "0 statements in 0 articles" in out
 
 
 def test_the_cli_reuses_the_process_model(
@@ -416,8 +424,28 @@ ARGUMENTS = {
     (): ["serve", "ingest", "check", "eval", "index", "--help", "--version"],
     ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
     ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
-    ("check",): ["claim", "--top-k", "--min-score", "--json", "--color", "--store", "--help"],
-    ("eval",): ["--corpus", "--claims", "--json", "--fail-below-baselines", "--store", "--help"],
+    ("check",): [
+        "claim",
+        "--top-k",
+        "--min-score",
+        "--min-probability",
+        "--json",
+        "--color",
+        "--store",
+        "--help",
+    ],
+    ("eval",): [
+        "--corpus",
+        "--claims",
+        "--dev-sets",
+        "--only",
+        "--min-kept",
+        "--min-rejected",
+        "--json",
+        "--fail-below-baselines",
+        "--store",
+        "--help",
+    ],
     ("index",): ["--store", "--help"],
 }
 

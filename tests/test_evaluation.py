@@ -257,6 +257,73 @@ def test_fail_below_baselines_sets_the_exit_status(
         assert err == ""
 
 
+@pytest.mark.parametrize(
+    ("kept", "rejected", "min_kept", "min_rejected", "failures"),
+    [
+        ((2, 2), (1, 1), 0.96, 0.8, 0),
+        ((1, 2), (1, 1), 0.96, 0.8, 1),  # kept 50% < 96%
+        ((2, 2), (0, 1), 0.96, 0.8, 1),  # rejected 0% < 80%
+        ((1, 2), (0, 1), 0.96, 0.8, 2),
+        ((1, 2), (0, 1), None, None, 0),  # not gated
+        ((2, 2), (0, 0), 0.96, 0.8, 0),  # no unanswerable claims: nothing to reject
+    ],
+)
+def test_decision_shares_gate(
+    kept: tuple[int, int],
+    rejected: tuple[int, int],
+    min_kept: float | None,
+    min_rejected: float | None,
+    failures: int,
+) -> None:
+    report = report_with({"factcheck": 0.9, "bm25s": 0.8})
+    report["systems"]["factcheck"]["kept"] = {"count": kept[0], "of": kept[1]}
+    report["systems"]["factcheck"]["rejected"] = {"count": rejected[0], "of": rejected[1]}
+    assert len(evaluation.below_shares(report, min_kept, min_rejected)) == failures
+
+
+def test_dev_sets_are_found_in_a_shared_layout(tmp_path: Path) -> None:
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "eval" / "wice").mkdir(parents=True)
+    for name in ("eval/seed-dev-claims.jsonl", "eval/wice/corpus.jsonl"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    # WiCE lacks its claims file: only the seed set is complete.
+    assert evaluation.dev_sets(tmp_path) == [
+        (tmp_path / "seeds", tmp_path / "eval/seed-dev-claims.jsonl")
+    ]
+    (tmp_path / "eval/wice/dev-claims.jsonl").write_text("", encoding="utf-8")
+    assert [c.name for _, c in evaluation.dev_sets(tmp_path)] == [
+        "seed-dev-claims.jsonl",
+        "dev-claims.jsonl",
+    ]
+    assert evaluation.dev_sets(tmp_path, ["wice"]) == [
+        (tmp_path / "eval/wice/corpus.jsonl", tmp_path / "eval/wice/dev-claims.jsonl")
+    ]
+
+
+def test_eval_runs_every_set_and_gates_each(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = {
+        "a.jsonl": report_with({"factcheck": 0.9, "bm25s": 0.8}),
+        "b.jsonl": report_with({"factcheck": 0.7, "bm25s": 0.8}),
+    }
+    calls: list[Path] = []
+
+    def fake_evaluate(corpus: Path, claims: Path) -> dict[str, Any]:
+        calls.append(claims)
+        return copy.deepcopy(reports[claims.name])
+
+    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    argv = ["eval", "--corpus", "c1", "--claims", "a.jsonl", "--corpus", "c2"]
+    argv += ["--claims", "b.jsonl", "--fail-below-baselines", "--min-rejected", "0.5"]
+    assert main(argv) == EXIT_FAILURE
+    out, err = capsys.readouterr()
+    assert calls == [Path("a.jsonl"), Path("b.jsonl")]
+    assert out.count("| factcheck |") == 2
+    assert "nDCG@10 0.700 is below bm25s's 0.800" in err
+    assert err.count("rejected 0/1") == 2
+
+
 def test_the_table_has_a_row_per_system_and_counts() -> None:
     table = format_table(
         report_with({"factcheck": 0.9, "bm25s": 0.8, "sentence-transformers": 0.7})

@@ -661,16 +661,19 @@ def test_check_claim_finds_the_right_statement(
     assert text[s.start : s.end] == statement
     assert best.hit.context == text[s.context_start : s.context_end]
 
-    fused = [e.scores.fused for e in result.evidence]
-    assert fused == sorted(fused, reverse=True)
-    assert all(e.score == e.scores.fused for e in result.evidence)
+    # Ranked by the evidence model; the paraphrased statement is above the decision.
+    ranking = [e.score for e in result.evidence]
+    assert ranking == sorted(ranking, reverse=True)
+    assert all(e.score == e.scores.rank for e in result.evidence)
+    assert all(e.probability == e.scores.probability for e in result.evidence)
+    assert best.is_evidence and best.probability >= result.min_probability
     assert best.scores.dense > 0.5
     assert best.scores.lexical > 0
     for e in result.evidence:
         assert -1.0 <= e.scores.dense <= 1.0
         assert e.scores.lexical >= 0
     # The winner leads every other statement by a clear margin.
-    assert best.scores.fused - result.evidence[1].scores.fused > 0.05
+    assert best.score - result.evidence[1].score > 0.05
     assert set(result.timings_ms) == {"sync", "embed", "search", "rank", "resolve"}
 
     # With every statement returned, each fused score is the documented blend.

@@ -4,6 +4,7 @@ cards must show. A screenshot of each run is kept in test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,9 +72,11 @@ def test_a_claim_is_checked_and_its_evidence_read(visit: Visit, sample_live: Liv
     answer = api_answer(sample_live, JWST)
     cards = page.locator("#cards > li.card")
     expect(cards).to_have_count(len(answer["evidence"]))
-    expect(page.locator("#status")).to_have_text(
-        f"{len(answer['evidence'])} passages support this claim."
-    )
+    # The service's own sentence: the Ariane passage is evidence, the rest merely related.
+    expect(page.locator("#status")).to_have_text(answer["summary"])
+    strong = sum(item["is_evidence"] for item in answer["evidence"])
+    assert 1 <= strong < len(answer["evidence"]), answer
+    assert answer["summary"].startswith(f"{strong} passage")
     for card, item in zip(cards.all(), answer["evidence"], strict=True):
         article = item["article"]
         assert card.locator(".outlet").inner_text() == article["source"]
@@ -83,7 +86,10 @@ def test_a_claim_is_checked_and_its_evidence_read(visit: Visit, sample_live: Liv
         # The passage is highlighted inside its context, exactly as the API placed it.
         assert card.locator("mark.passage").text_content() == item["text"]
         assert card.locator("blockquote.context").text_content() == item["context"]
-        assert card.locator(".score").inner_text() == f"score {item['score']:.2f}"
+        likely = f"{round(item['probability'] * 100)}% likely evidence"
+        label = likely if item["is_evidence"] else f"related · {likely}"
+        assert card.locator(".score").inner_text() == label
+        assert ("related" in (card.get_attribute("class") or "").split()) is not item["is_evidence"]
         sources = item["independent_sources"]
         assert card.locator(".sources").inner_text().startswith(f"{sources} independent source")
         assert card.locator(".corroboration li").count() == len(item["corroborated_by"])
@@ -99,9 +105,7 @@ def test_a_claim_without_evidence_says_so(visit: Visit) -> None:
     page = visit.page
     check_with_keyboard(page, NOTHING)
     status = page.locator("#status")
-    expect(status).to_have_text(
-        "No evidence found. No indexed passage is close enough to this claim."
-    )
+    expect(status).to_have_text(re.compile(r"^No passage in the index is likely evidence"))
     expect(status).to_have_class("empty")
     assert page.locator("#cards > li").count() == 0
     page.screenshot(path=artifact("check-page-no-evidence.png"), full_page=True)

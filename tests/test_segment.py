@@ -194,7 +194,7 @@ def test_statement_boundaries(text: str, expected: list[str]) -> None:
             "“We will not accept this deal, and we will say so,\n“Never,” she added.",
             id="open-quote",
         ),
-        pytest.param("Headline\nBody text follows here.", id="headline"),
+        pytest.param("Talks resume\nBody text follows here.", id="headline"),
         pytest.param("First line.\r\nSecond line.", id="crlf"),
     ],
 )

@@ -147,7 +147,24 @@ _SITE_LABEL = re.compile(
     r"^(?:home|search|log ?(?:in|out)|sign (?:in|up|out)|register|tweet|print|e-?mail"
     r"|(?:no|\d+) comments?|comments?|leave a (?:comment|reply)"
     r"|advertisement|sponsored(?: content)?"
-    r"|skip to (?:main )?content|back to top|top stories|latest news|newsletter)$",
+    r"|skip to (?:main )?content|back to top|top stories|latest news|newsletter"
+    # Section and widget headings of news templates, and their load/state lines.
+    r"|contact us|about us|about|authors?|features|related(?: posts| articles| stories)?"
+    r"|most (?:viewed|popular|read|shared)|popular on [\w .&'’-]{1,30}|more from [\w .&'’-]{1,30}"
+    r"|(?:previous|next) (?:article|item|post|story|page)|recent (?:posts|comments)"
+    r"|loading(?: comments)?(?:\.\.\.|…)?|reuse this content|accessibility links"
+    r"|close(?: popup)?|forgot(?:ten)? (?:your )?password\??|forget password\??"
+    r"|search(?: jobs| for)?:?|leave a (?:reply|comment)(?: cancel reply)?)$",
+    _I,
+)
+# Comment-section and sign-up furniture addressed to the reader, and contact lines that are
+# nothing but a handle or an address ("Follow Jane Doe on Twitter @jdoe", "Email: ...").
+_ACCOUNT = re.compile(
+    r"^you must be logged in\b|^(?:to comment|once you're logged in)\b"
+    r"|^please fill out this field\b|^sign in\b|^sign up (?:for|to)\b"
+    r"|^follow [^.!?]{1,40} on (?:twitter|facebook|instagram|x)\b[^.!?]*$"
+    r"|^(?:e-?mail|twitter|contact):?\s*\S+@\S+(?:\s+twitter:?\s*@\w+)?\s*$"
+    r"|^rating:\s*\d+(?:\.\d+)?\s*comments:\s*\d+$",
     _I,
 )
 _UI_LABEL = re.compile(
@@ -170,12 +187,15 @@ _LINE_RULES = (
     _CREDIT_LINE,
     _MENU,
     _SITE_LABEL,
+    _ACCOUNT,
     _DATELINE,
 )
 # Second person, "we/our/us" and "please": case-sensitive so that "US" (the country) is not "us".
 _READER_ADDRESS = re.compile(r"(?-i:\b(?:[Yy]ou|[Yy]our|[Ww]e|[Oo]ur|us|[Pp]lease|[Tt]hank)\b)")
 _QUOTED_OR_REPORTED = re.compile(r"[\"“”«»„]|\b(?:said|says|told|added|stated|according)\b", _I)
 _LINE_MAX = 200  # line rules only look at short sentences: furniture is short
+_LABEL_MAX_WORDS = 4
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _UI_LABEL_MAX_WORDS = 5
 
 
@@ -231,6 +251,20 @@ def is_boilerplate(sentence: str) -> bool:
     return bool(_UI_LABEL.match(text)) and len(text.split()) <= _UI_LABEL_MAX_WORDS
 
 
+def is_label(block: str) -> bool:
+    """A paragraph that is one short phrase in title case with no sentence end ("Buy
+    Tickets", "Teen Mom OG", "Most Viewed"): a menu entry, a section heading or a link label.
+    A headline with a lower-case word ("Kallas slams Trump"), one of five or more words, or
+    anything ending like a sentence, stays."""
+    text = block.strip()
+    words = text.split()
+    return (
+        0 < len(words) <= _LABEL_MAX_WORDS
+        and not _SENTENCE_END.search(text)
+        and all(not w[:1].isalpha() or w[:1].isupper() for w in words)
+    )
+
+
 def seen_before(block: str, seen: set[str]) -> bool:
     """True for an exact repeat (up to white space and case) of an earlier block, such as a
     headline printed twice; records the block otherwise, so the first occurrence is kept."""
@@ -256,6 +290,8 @@ def clean_block(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, 
             trimmed.append((start, end))
     sentences = [text[s:e] for s, e in trimmed]
     drop = [is_boilerplate(s) for s in sentences]
+    if len(sentences) == 1 and is_label(sentences[0]):
+        drop = [True]
     # An appeal takes its reader-addressing neighbours in the paragraph with it.
     for i, sentence in enumerate(sentences):
         if not is_appeal(sentence):

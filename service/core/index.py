@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.core.ann import AnnIndex, statement_key
+from service.core.features import Candidates, coverage, name_terms
 from service.core.filters import Filters, local_day, timestamp
-from service.core.lexical import BM25
+from service.core.lexical import BM25, tokenize
 from service.store.base import IndexData
 
 __all__ = ["Filters", "IndexStats", "Key", "StatementIndex", "local_day", "timestamp"]
@@ -55,6 +56,7 @@ class StatementIndex:
         self._ordinals: dict[str, int] = {}
         # Per article ordinal: outlet (case-folded) and publication time, for filters.
         self._sources: list[str | None] = []
+        self._titles: list[frozenset[str]] = []  # the title's terms, read with each statement
         self._published = np.zeros(0, dtype=np.float64)
         self._days: list[str] = []  # the publication date as written (its own time zone)
         self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
@@ -93,6 +95,7 @@ class StatementIndex:
             if ordinal == len(self._article_ids):
                 self._article_ids.append(article_id)
                 self._sources.append(None)
+                self._titles.append(frozenset())
                 if ordinal == len(self._published):
                     # Doubling, not np.append per article: that copied the whole array for
                     # every article, quadratic in the number of articles at start.
@@ -101,6 +104,7 @@ class StatementIndex:
                     self._published = grown
                 self._days.append("")
             self._sources[ordinal] = data.source.casefold() if data.source else None
+            self._titles[ordinal] = frozenset(tokenize(data.title or ""))
             self._published[ordinal] = timestamp(data.published_at)
             self._days[ordinal] = local_day(data.published_at)
             if count:  # an article without statements has (0, 0) vectors from the store
@@ -272,9 +276,19 @@ class StatementIndex:
     def candidates(
         self, query: np.ndarray, claim: str, pool: int, allowed: np.ndarray | None = None
     ) -> list[tuple[Key, float, float, float]]:
-        """(key, cosine, bm25, context cosine) of the union of the pool best statements by
-        cosine and by BM25, among the articles ``allowed`` admits (a mask over article
-        ordinals).
+        """(key, cosine, bm25, context cosine) of each candidate (see candidate_table)."""
+        c = self.candidate_table(query, claim, pool, allowed)
+        return [
+            (key, float(a), float(b), float(x))
+            for key, a, b, x in zip(c.keys, c.cosine, c.bm25, c.context, strict=True)
+        ]
+
+    def candidate_table(
+        self, query: np.ndarray, claim: str, pool: int, allowed: np.ndarray | None = None
+    ) -> Candidates:
+        """The union of the pool best statements by cosine and by BM25, among the articles
+        ``allowed`` admits (a mask over article ordinals), with every score the evidence
+        model reads (service.core.features).
 
         Every score is exact for every candidate: a statement found by cosine similarity
         keeps its full BM25 score even when it is outside the lexical top.
@@ -298,11 +312,54 @@ class StatementIndex:
             lexical = np.zeros(len(picked), dtype=np.float32)
             at, found = _find_sorted(rows, picked)  # BM25 rows come sorted
             lexical[found] = scores[at[found]]
-            context = self._with_previous(picked, cosine, query)
-            return [
-                (self._key(int(r)), float(c), float(b), float(x))
-                for r, c, b, x in zip(picked, cosine, lexical, context, strict=True)
-            ]
+            terms = list(dict.fromkeys(tokenize(claim)))
+            idf = self.lexical.idf(terms, self._live)
+            own = self.lexical.matches(terms, picked)
+            # Per article (title, then any statement), computed once for each article met.
+            articles, slot = np.unique(self._row_article[picked], return_inverse=True)
+            in_title = np.array(
+                [[t in self._titles[o] for t in terms] for o in articles], dtype=bool
+            ).reshape(len(articles), len(terms))
+            in_article = self._article_matches(terms, articles) | in_title
+            in_title = in_title[slot] | own
+            in_article = in_article[slot] | own
+            known = self.lexical.matches_anywhere(terms)
+            wanted = name_terms(claim)
+            names = np.array([t in wanted for t in terms], dtype=bool)
+            return Candidates(
+                keys=[self._key(int(r)) for r in picked],
+                cosine=cosine,
+                bm25=lexical,
+                context=self._with_previous(picked, cosine, query),
+                coverage=coverage(own, idf),
+                title_coverage=coverage(in_title, idf),
+                article_coverage=coverage(in_article, idf),
+                name_coverage=(
+                    coverage(in_article[:, names], idf[names])
+                    if names.any()
+                    else np.ones(len(picked))
+                ),
+                known=float(coverage(known[None, :], idf)[0]) if terms else 1.0,
+            )
+
+    def _article_matches(self, terms: list[str], ordinals: np.ndarray) -> np.ndarray:
+        """Per article ordinal: which terms occur in any of its statements.
+
+        An article's rows are one ascending run (appended together, and compaction keeps
+        their order), so a term is in it when its postings hold a row in that range: two
+        binary searches per article and term, whatever the article's length.
+        """
+        out = np.zeros((len(ordinals), len(terms)), dtype=bool)
+        runs = [self._rows.get(self._article_ids[o]) for o in ordinals]
+        first = np.array([r[0] if r is not None and len(r) else 0 for r in runs], np.int64)
+        last = np.array([r[-1] if r is not None and len(r) else -1 for r in runs], np.int64)
+        for j, term in enumerate(terms):
+            postings = self.lexical.postings.get(term)
+            if postings is None:
+                continue
+            posted, _ = postings.arrays()
+            out[:, j] = np.searchsorted(posted, last, "right") > np.searchsorted(posted, first)
+        return out
 
     def _with_previous(self, rows: np.ndarray, own: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Cosine of the query with each statement read together with the one before it

@@ -169,3 +169,37 @@ class BM25:
         summed = np.bincount(rows, weights=weights, minlength=span)
         unique = np.flatnonzero(summed)
         return unique, summed[unique].astype(np.float32)
+
+    def idf(self, terms: list[str], live_count: int) -> np.ndarray:
+        """BM25's idf of each term; a term no statement has gets the idf of a count of 0.
+
+        Document counts include rows deleted since the last compaction: close enough for a
+        weight, and it spares a pass over the postings.
+        """
+        counts = np.array(
+            [self.postings[t].count if t in self.postings else 0 for t in terms], dtype=np.float64
+        )
+        live = max(live_count, 1)
+        return np.log(1 + (live - counts + 0.5) / (counts + 0.5)).clip(min=0.0)
+
+    def matches(self, terms: list[str], rows: np.ndarray) -> np.ndarray:
+        """(len(rows), len(terms)) booleans: does the row contain the term?
+
+        Postings rows are ascending (rows are appended, and compaction keeps their order), so
+        each term costs a binary search per row.
+        """
+        out = np.zeros((len(rows), len(terms)), dtype=bool)
+        for j, term in enumerate(terms):
+            p = self.postings.get(term)
+            if p is None or not len(rows):
+                continue
+            posted, _ = p.arrays()
+            if not len(posted):
+                continue
+            at = np.minimum(np.searchsorted(posted, rows), len(posted) - 1)
+            out[:, j] = posted[at] == rows
+        return out
+
+    def matches_anywhere(self, terms: list[str]) -> np.ndarray:
+        """Per term: does any statement (live, or deleted since the last compaction) hold it?"""
+        return np.array([t in self.postings for t in terms], dtype=bool)

@@ -66,6 +66,7 @@ class IndexData:
     vectors: np.ndarray
     source: str | None = None
     published_at: str | None = None
+    title: str | None = None  # read with each statement by the evidence model
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,7 @@ class RedisStore(Store):
                     vectors=_vectors(blob, len(texts)),
                     source=fields["source"],
                     published_at=fields.get("published_at"),
+                    title=fields.get("title"),
                 )
         return found
 

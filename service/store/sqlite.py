@@ -305,7 +305,7 @@ class SQLiteStore(Store):
         with self._read() as conn:
             for article_id in article_ids:
                 meta = conn.execute(
-                    "SELECT source, published_at FROM articles WHERE id = ?", (article_id,)
+                    "SELECT source, published_at, title FROM articles WHERE id = ?", (article_id,)
                 ).fetchone()
                 if meta:
                     rows = conn.execute(
@@ -320,16 +320,16 @@ class SQLiteStore(Store):
         with self._read() as conn:
             # A left join, so that an article without statements is yielded too (empty).
             rows = conn.execute(
-                "SELECT a.id, a.source, a.published_at, s.text, s.vector FROM articles a "
+                "SELECT a.id, a.source, a.published_at, a.title, s.text, s.vector FROM articles a "
                 "LEFT JOIN statements s ON s.article_id = a.id ORDER BY a.id, s.position"
             )
-            current: tuple[str, str, str | None] | None = None
+            current: tuple[str, str, str | None, str | None] | None = None
             group: list[tuple[str, bytes]] = []
-            for article_id, source, published_at, text, blob in rows:
+            for article_id, source, published_at, title, text, blob in rows:
                 if current is not None and article_id != current[0]:
                     yield current[0], _index_data(group, *current[1:])
                     group = []
-                current = (article_id, source, published_at)
+                current = (article_id, source, published_at, title)
                 if text is not None:
                     group.append((text, blob))
             if current is not None:
@@ -416,7 +416,10 @@ def _opt(value: object) -> str | None:
 
 
 def _index_data(
-    rows: Sequence[tuple[str, bytes]], source: str | None, published_at: str | None
+    rows: Sequence[tuple[str, bytes]],
+    source: str | None,
+    published_at: str | None,
+    title: str | None = None,
 ) -> IndexData:
     if not rows:
         vectors = np.zeros((0, 0), dtype=np.float32)
@@ -427,4 +430,5 @@ def _index_data(
         vectors=vectors,
         source=source,
         published_at=published_at,
+        title=title,
     )

@@ -48,8 +48,9 @@ LATENCY = Histogram(
 CHECK_STAGE = Histogram(
     "factcheck_check_stage_seconds",
     "Time one claim spends in each stage of a check: sync (catch up with the store), "
-    "embed (the claim's vector), search (dense and lexical candidates, fused and "
-    "thresholded), rank (resolve passages, group corroboration, count sources).",
+    "embed (the claim's vector), search (dense and lexical candidates and their features), "
+    "rank (the evidence model and decision, corroboration, sources), resolve (passages "
+    "read from the store).",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

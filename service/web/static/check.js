@@ -11,12 +11,6 @@ const statusLine = document.getElementById("status");
 const cards = document.getElementById("cards");
 const template = document.getElementById("card-template");
 
-const REASONS = {
-  no_statement_above_threshold: "No indexed passage is close enough to this claim.",
-  index_empty: "The index holds no articles yet.",
-  no_statement_matches_filters: "No indexed article matches the filters.",
-};
-
 function setStatus(text, kind) {
   statusLine.textContent = text;
   statusLine.className = kind || "";
@@ -39,7 +33,10 @@ function card(item) {
   const date = node.querySelector(".date");
   date.textContent = article.published_at ? article.published_at.slice(0, 10) : "undated";
   if (article.published_at) date.dateTime = article.published_at;
-  node.querySelector(".score").textContent = "score " + item.score.toFixed(2);
+  // Evidence (above the service's decision) or a weaker passage on the claim's subject.
+  const likely = Math.round(item.probability * 100) + "% likely evidence";
+  node.querySelector(".score").textContent = item.is_evidence ? likely : "related · " + likely;
+  if (!item.is_evidence) node.classList.add("related");
   const link = node.querySelector(".link");
   link.textContent = article.title;
   const href = article.url ? safeUrl(article.url) : null;
@@ -65,12 +62,8 @@ function card(item) {
 
 function show(answer) {
   cards.replaceChildren(...answer.evidence.map(card));
-  if (answer.evidence.length) {
-    const n = answer.evidence.length;
-    setStatus(n === 1 ? "1 passage supports this claim." : n + " passages support this claim.");
-  } else {
-    setStatus("No evidence found. " + (REASONS[answer.reason] || ""), "empty");
-  }
+  // The service words the answer (evidence, related passages, or why there is none).
+  setStatus(answer.summary, answer.evidence.length ? "" : "empty");
 }
 
 async function check(event) {

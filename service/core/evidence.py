@@ -1,0 +1,59 @@
+"""The evidence model: how candidate passages rank, and how likely each is evidence.
+
+Two logistic regressions over service.core.features, fitted on the dev sets by
+scripts/fit_evidence.py (cross-validated figures in docs/quality.md): a ranking model of "this
+passage is a gold passage" over every feature (the fitted fusion of the signals), and the
+decision model of "the index holds evidence for this claim", read from one passage at a time
+(DECISION_FEATURES). A passage's probability of being evidence is the product of the two
+(the claim has evidence, and this passage is it); a claim has evidence when some passage's
+probability reaches the fitted threshold. The weights ship in evidence_model.json
+beside this file and are applied with numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from service.core.features import DECISION_FEATURES, FEATURES, Candidates, decision_inputs, features
+
+MODEL_PATH = Path(__file__).with_name("evidence_model.json")
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    rank_weights: np.ndarray
+    rank_bias: float
+    decision_weights: np.ndarray
+    decision_bias: float
+    threshold: float
+
+    def score(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+        """(ranking logit, probability of being evidence), one of each per candidate."""
+        x = features(candidates)
+        logit = x @ self.rank_weights + self.rank_bias
+        z = decision_inputs(x, logit) @ self.decision_weights + self.decision_bias
+        return logit, _sigmoid(z) * _sigmoid(logit)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@lru_cache(maxsize=1)
+def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rank, decision = data["ranking"], data["decision"]
+    if tuple(rank["features"]) != FEATURES or tuple(decision["features"]) != DECISION_FEATURES:
+        raise ValueError(f"{path} was fitted on other features: rerun scripts/fit_evidence.py")
+    return EvidenceModel(
+        rank_weights=np.array(rank["weights"], dtype=np.float64),
+        rank_bias=float(rank["bias"]),
+        decision_weights=np.array(decision["weights"], dtype=np.float64),
+        decision_bias=float(decision["bias"]),
+        threshold=float(decision["threshold"]),
+    )

@@ -1,0 +1,196 @@
+"""The evidence model: its features against their definitions, the shipped weights, and the
+decision and its wording through the API, on articles written here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from flask.testing import FlaskClient
+
+from service.core.evidence import MODEL_PATH, load_model
+from service.core.features import DECISION_FEATURES, FEATURES, name_terms
+from service.core.index import StatementIndex
+from service.core.lexical import tokenize
+from service.store.base import IndexData
+
+ARTICLES = [
+    {
+        "id": "kallas-talks",
+        "title": "Kallas compares US-Russia talks to negotiating with bin Laden",
+        "source": "Desk A",
+        "text": "The EU's top diplomat spoke in Brussels on Monday.\n"
+        "He called it unthinkable.\n"
+        "Ministers will meet again in March.",
+    },
+    {
+        "id": "tidal",
+        "title": "Tidal barrage opens in Brittany",
+        "source": "Desk B",
+        "text": "The tidal barrage on the Rance estuary began feeding the grid on Tuesday.\n"
+        "Its operator said the turbines would supply 40,000 homes.\n"
+        "Fishermen had opposed the project for a decade.",
+    },
+    {
+        "id": "bakery",
+        "title": "Village bakery wins regional prize",
+        "source": "Desk C",
+        "text": "A village bakery in Normandy won the regional bread prize.\n"
+        "The baker uses flour from a mill two kilometres away.",
+    },
+]
+
+
+def _index(texts: dict[str, tuple[str, list[str]]]) -> StatementIndex:
+    """An index over random unit vectors: these tests are about the lexical features."""
+    rng = np.random.default_rng(3)
+    index = StatementIndex(8)
+    for article_id, (title, statements) in texts.items():
+        vectors = rng.normal(size=(len(statements), 8)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index.replace(article_id, IndexData(texts=statements, vectors=vectors, title=title))
+    return index
+
+
+CORPUS = {
+    "a": ("Kallas compares talks to bin Laden", ["He called it unthinkable.", "Talks resume."]),
+    "b": ("Tidal power", ["The tidal barrage feeds the grid.", "Kallas visited the barrage."]),
+    "c": ("Bread prize", ["A village bakery won.", "Flour comes from a mill."]),
+}
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Kallas compared the talks to negotiating with bin Laden",
+        "The tidal barrage feeds the grid",
+        "A bakery won a prize for its bread and flour",
+        "Nothing here matches zyxwv",
+    ],
+)
+def test_coverage_features_follow_their_definitions(claim: str) -> None:
+    """Each coverage is the idf-weighted share of the claim's terms held by the statement, by
+    the statement or its title, by any statement of its article or its title; `known` by any
+    statement at all."""
+    index = _index(CORPUS)
+    query = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    table = index.candidate_table(query, claim, 10)
+    terms = list(dict.fromkeys(tokenize(claim)))
+    statements = [s for _, ss in CORPUS.values() for s in ss]
+    df = np.array([sum(t in tokenize(s) for s in statements) for t in terms], dtype=float)
+    idf = np.log(1 + (len(statements) - df + 0.5) / (df + 0.5))
+
+    def share(words: set[str], subset: list[str] | None = None) -> float:
+        chosen = [i for i, t in enumerate(terms) if subset is None or t in subset]
+        total = idf[chosen].sum()
+        return float(sum(idf[i] for i in chosen if terms[i] in words) / total) if total else 0.0
+
+    assert len(table) == len(statements)  # every statement is a dense candidate here
+    for i, (article, position) in enumerate(table.keys):
+        title, texts = CORPUS[article]
+        own = set(tokenize(texts[position]))
+        titled = own | set(tokenize(title))
+        whole = titled | {t for s in texts for t in tokenize(s)}
+        assert table.coverage[i] == pytest.approx(share(own))
+        assert table.title_coverage[i] == pytest.approx(share(titled))
+        assert table.article_coverage[i] == pytest.approx(share(whole))
+        names = [t for t in terms if t in name_terms(claim)]
+        expected = share(whole, names) if names else 1.0
+        assert table.name_coverage[i] == pytest.approx(expected)
+    everywhere = {t for s in statements for t in tokenize(s)}
+    assert table.known == pytest.approx(share(everywhere))
+
+
+@pytest.mark.parametrize(
+    ("claim", "names"),
+    [
+        ("Kallas compared the talks to bin Laden", {"laden"}),  # a first word may be any word
+        ("Then Kallas compared the talks to bin Laden", {"kalla", "laden"}),
+        ("The film stars Marilyn Castonguay", {"marilyn", "castonguay"}),
+        ("NATO is the best guarantee", {"nato"}),
+        ("Prices rose in March", {"march"}),
+        ("Prices rose sharply", set()),
+    ],
+)
+def test_names_are_capitalised_words_past_the_first(claim: str, names: set[str]) -> None:
+    assert name_terms(claim) == names
+
+
+def test_the_shipped_model_matches_the_features_and_reads_closeness_as_evidence() -> None:
+    saved = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert saved["ranking"]["features"] == list(FEATURES)
+    assert saved["decision"]["features"] == list(DECISION_FEATURES)
+    model = load_model()
+    assert 0 < model.threshold < 1
+    # Both models must take a closer passage (cosine) and one whose title and article hold
+    # more of the claim's words as more likely evidence, or they learned noise.
+    for name in ("cosine", "title_coverage"):
+        assert model.rank_weights[FEATURES.index(name)] > 0, name
+    for name in ("cosine", "article_coverage"):
+        assert model.decision_weights[DECISION_FEATURES.index(name)] > 0, name
+
+
+@pytest.fixture
+def loaded(client: FlaskClient) -> FlaskClient:
+    for article in ARTICLES:
+        assert client.post("/v1/articles", json=article).status_code == 201
+    return client
+
+
+def test_the_title_informs_a_statement_that_does_not_name_its_subject(
+    loaded: FlaskClient,
+) -> None:
+    """'He called it unthinkable.' names nobody; its headline does."""
+    claim = "Kallas called negotiating with bin Laden unthinkable"
+    body = loaded.post("/v1/check", json={"claim": claim, "top_k": 3}).get_json()
+    assert body["evidence"][0]["text"] == "He called it unthinkable."
+    assert body["evidence"][0]["is_evidence"] is True
+
+
+def test_evidence_and_related_passages_are_told_apart(loaded: FlaskClient) -> None:
+    claim = "The Rance tidal barrage started supplying the grid on Tuesday"
+    body = loaded.post("/v1/check", json={"claim": claim, "top_k": 3}).get_json()
+    first = body["evidence"][0]
+    assert first["article"]["id"] == "tidal" and "feeding the grid" in first["text"]
+    assert first["is_evidence"] is True and first["probability"] >= 0.5
+    assert body["reason"] is None
+    for item in body["evidence"]:
+        assert item["is_evidence"] is (item["probability"] >= 0.5)
+        assert item["score"] == item["scores"]["rank"]
+        assert item["probability"] == item["scores"]["probability"]
+    strong = sum(item["is_evidence"] for item in body["evidence"])
+    related = len(body["evidence"]) - strong
+    assert body["summary"].startswith(f"{strong} passage")
+    assert (f"{related} more" in body["summary"]) is (related > 0)
+    assert body["best_probability"] == max(e["probability"] for e in body["evidence"])
+    scores = [item["score"] for item in body["evidence"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("extra", "empty"),
+    [
+        ({}, True),  # the fitted decision: nothing here is evidence for it
+        ({"min_score": -1}, True),  # a looser related bar does not override the decision
+        ({"min_probability": 0, "min_score": -1}, False),  # everything above a loose bar
+        ({"min_probability": 0}, False),  # whatever reaches min_score (0.3) as related
+    ],
+)
+def test_an_unanswerable_claim_gets_no_evidence_unless_asked(
+    loaded: FlaskClient, extra: dict[str, float], empty: bool
+) -> None:
+    claim = "The Champions League final was decided on penalties in Madrid"
+    body = loaded.post("/v1/check", json={"claim": claim, "top_k": 5, **extra}).get_json()
+    if empty:
+        assert body["evidence"] == []
+        assert body["reason"] == "no_statement_above_threshold"
+        assert body["best_probability"] < body["min_probability"]
+        assert body["summary"].startswith("No passage in the index is likely evidence")
+    else:
+        assert body["min_probability"] == 0
+        assert all(not e["is_evidence"] for e in body["evidence"])
+        if body["evidence"]:
+            assert body["summary"].startswith("No passage is more likely evidence than not")
+    if extra.get("min_score") == -1 and not empty:
+        assert len(body["evidence"]) == 5
