@@ -111,10 +111,15 @@ class WholeNumber(ma.fields.Integer):
 
 # The spec's pattern for a URL beside `format: uri`: http or https, then a host.
 HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]"
+# Every field an answer echoes is bounded, so an answer's size is: an evidence item repeats
+# its article's url, and a batch may hold 500 of them (browsers and CDNs cap URLs near 2 kB).
+MAX_URL_CHARS = 2048
 
 
 def http_url(value: str) -> None:
-    """An absolute http(s) URL with a host, and nothing a URL cannot hold unescaped."""
+    """An absolute http(s) URL with a host, and nothing a URL cannot hold unescaped (nor a
+    lone surrogate, which no encoder can write: stored, it broke every read that echoed it)."""
+    no_control_chars(value)
     try:
         parts = urlsplit(value)
         good = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
