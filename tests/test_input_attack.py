@@ -15,7 +15,7 @@ from service.cli import main
 from service.core.embed import Embedder
 from service.core.ingest import Rejected, ingest_article
 from service.store import Store, open_store
-from tests.test_input import BODY, _spec_accepts, article, assert_problem
+from tests.test_input import BODY, _spec_accepts, article, assert_problem, page
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 SURROGATE_URL = "http://a.example/\ud800"
@@ -107,3 +107,74 @@ def test_echoed_fields_are_bounded_in_code_and_spec(
         other = article(text=BODY + " The mayor cut the ribbon.")
         query = client.post("/v1/articles", json=other, query_string=fields)
         assert (query.status_code == 201) == accepted, query.get_data(as_text=True)[:300]
+
+
+# 4. A page's charset is a text encoding a browser knows (WHATWG labels), or the page is a 400.
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "charset", ["punycode", "unicode_escape", "raw_unicode_escape", "base64", "rot13", "idna"]
+)
+def test_a_charset_that_is_no_text_encoding_is_a_400(client: FlaskClient, charset: str) -> None:
+    data = page(body="<p>\\ud800 \\u202e" + BODY[3:]).encode("ascii", "xmlcharrefreplace")
+    refused = client.post(
+        "/v1/articles?source=Village%20Post",
+        data=data,
+        content_type=f"text/html; charset={charset}",
+    )
+    assert "charset" in assert_problem(refused, 400)["detail"]
+    assert client.get("/v1/articles").get_json()["articles"] == []
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("charset", "encoding"),
+    [
+        ("windows-1252", "cp1252"),
+        ("Latin1", "cp1252"),
+        ("shift_jis", "cp932"),
+        ("KOI8-R", "koi8_r"),
+    ],
+)
+def test_a_page_in_a_browser_charset_is_read(
+    client: FlaskClient, charset: str, encoding: str
+) -> None:
+    title = (
+        "Café news" if encoding == "cp1252" else "Новости" if encoding == "koi8_r" else "ニュース"
+    )
+    data = page(f"<title>{title}</title>").encode(encoding)
+    created = client.post(
+        "/v1/articles?source=Village%20Post",
+        data=data,
+        content_type=f"text/html; charset={charset}",
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.get_json()["title"] == title
+
+
+# 5. `factcheck ingest` reads a saved page as the API reads one without charset: UTF-8, strictly.
+
+
+@sqlite_only
+@pytest.mark.parametrize(("encoding", "ingested"), [("latin-1", False), ("utf-8", True)])
+def test_ingest_reads_a_page_as_utf8_like_the_api(
+    tmp_path: Path,
+    store_url: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+    encoding: str,
+    ingested: bool,
+) -> None:
+    (tmp_path / "cafe.html").write_bytes(page().encode(encoding))
+    url = store_url[0]
+    code = main(["ingest", "--quiet", "--store", url, str(tmp_path / "cafe.html")])
+    stored = open_store(url)
+    try:
+        titles = [a.title for a in stored.list_articles(10)]
+    finally:
+        stored.close()
+    if ingested:
+        assert (code, titles) == (0, ["Café news"])
+    else:
+        assert (code, titles) == (1, [])
+        assert "not valid utf-8" in capsys.readouterr().err
