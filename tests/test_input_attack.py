@@ -5,16 +5,20 @@ CLI's own charset guess, and the strictness the spec promises for numbers and te
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from service import create_app
 from service.cli import main
 from service.core.embed import Embedder
 from service.core.ingest import Rejected, ingest_article
 from service.store import Store, open_store
+from tests.conftest import SpecCheckingClient
 from tests.test_input import BODY, _spec_accepts, article, assert_problem, page
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -178,3 +182,52 @@ def test_ingest_reads_a_page_as_utf8_like_the_api(
     else:
         assert (code, titles) == (1, [])
         assert "not valid utf-8" in capsys.readouterr().err
+
+
+# Host: one trailing dot is the same name, two are none; a listed entry can always match.
+
+
+@pytest.fixture
+def make_app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Callable[..., Flask]]:
+    apps: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        url, prefix = store_url
+        app = create_app({"store": url, "redis_prefix": prefix, **settings})
+        app.test_client_class = SpecCheckingClient
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["factcheck"].store.close()
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("settings", "host", "status"),
+    [
+        ({}, "localhost.", 200),
+        ({}, "localhost..", 421),  # keyless: not a loopback name
+        ({"api_keys": "k-host"}, "localhost..", 400),  # keyed, any host: werkzeug refuses it
+        ({"allowed_hosts": ".example.org"}, "example.org", 200),
+        ({"allowed_hosts": ".example.org"}, "news.example.org:8443", 200),
+        ({"allowed_hosts": ".example.org"}, "badexample.org", 421),
+    ],
+)
+def test_host_names_are_compared_as_names(
+    make_app: Callable[..., Flask], settings: dict[str, str], host: str, status: int
+) -> None:
+    answer = make_app(**settings).test_client().get("/healthz", headers={"Host": host})
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    if status == 400:
+        assert answer.get_json()["detail"] == "The request is malformed."
+
+
+@sqlite_only
+@pytest.mark.parametrize("entry", ["api.example:8443", "https://api.example", "a b", "x..y"])
+def test_an_allowed_host_that_could_never_match_stops_the_start(
+    make_app: Callable[..., Flask], entry: str
+) -> None:
+    with pytest.raises(ValueError, match="FACTCHECK_ALLOWED_HOSTS"):
+        make_app(allowed_hosts=f"ok.example, {entry}")
