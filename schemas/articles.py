@@ -10,6 +10,7 @@ from schemas.common import (
     MAX_URL_CHARS,
     IsoDateTime,
     Pattern,
+    QueryInteger,
     StrictSchema,
     article_text,
     http_url,
@@ -91,7 +92,7 @@ class ArticleDetailSchema(ArticleSummarySchema):
 
 
 class ArticleListQuerySchema(StrictSchema):
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    limit = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
     # The id of the previous page's last article: the page starts after it.
     cursor = article_id_field(load_default=None)
 

@@ -7,7 +7,15 @@ from typing import Any
 import marshmallow as ma
 
 from schemas.articles import ArticleSourceSchema
-from schemas.common import IsoDateTime, StrictSchema, WholeNumber, short_text
+from schemas.common import (
+    IsoDateTime,
+    JsonNumber,
+    QueryInteger,
+    QueryNumber,
+    StrictSchema,
+    WholeNumber,
+    short_text,
+)
 
 # Upper bounds the schema enforces; the service's configured limits apply on top.
 MAX_TOP_K = 50
@@ -28,7 +36,7 @@ class CheckOptionsSchema(StrictSchema):
         load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
     )
     # None: the calibrated default (FACTCHECK_MIN_SCORE); compared with cosine similarity.
-    min_score = ma.fields.Float(
+    min_score = JsonNumber(
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
     )
     sources = ma.fields.List(
@@ -50,7 +58,10 @@ class CheckRequestSchema(CheckOptionsSchema):
 class CheckQuerySchema(CheckRequestSchema):
     """GET /v1/check query parameters: numbers arrive as text, `sources` may repeat."""
 
-    top_k = WholeNumber(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    top_k = QueryInteger(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    min_score = QueryNumber(
+        load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
+    )
 
     @ma.pre_load
     def _lists(self, data: Any, **_: Any) -> Any:

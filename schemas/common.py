@@ -109,6 +109,39 @@ class WholeNumber(ma.fields.Integer):
         return super()._validated(value)
 
 
+# Numbers as the spec spells them. int() and float() also take "1_0", fullwidth "５", "5\n"
+# and " 5"; a query string's number is ASCII digits only, and a JSON body's is a number.
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class QueryInteger(ma.fields.Integer):
+    """An integer in a query string: an optional minus, then ASCII digits."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class QueryNumber(ma.fields.Float):
+    """A number in a query string: a decimal in ASCII digits, with an optional exponent."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class JsonNumber(ma.fields.Float):
+    """A number in a JSON body: "0.5", a string, is not one (the spec says `type: number`)."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 # The spec's pattern for a URL beside `format: uri`: http or https, then a host.
 HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]"
 # Every field an answer echoes is bounded, so an answer's size is: an evidence item repeats

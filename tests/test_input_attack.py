@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -231,3 +232,73 @@ def test_an_allowed_host_that_could_never_match_stops_the_start(
 ) -> None:
     with pytest.raises(ValueError, match="FACTCHECK_ALLOWED_HOSTS"):
         make_app(allowed_hosts=f"ok.example, {entry}")
+
+
+# Numbers as the spec spells them: ASCII digits in a query string, a JSON number in a body; and
+# a path that is not UTF-8 is a 400, as a query string is.
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/articles?limit=1_0",
+        "/v1/articles?limit=%EF%BC%95",  # fullwidth 5
+        "/v1/articles?limit=5%0A",
+        "/v1/articles?limit=%205",
+        "/v1/check?claim=x&top_k=1_0",
+        "/v1/check?claim=x&top_k=%EF%BC%95",
+        "/v1/check?claim=x&top_k=5%0A",
+        "/v1/check?claim=x&min_score=0_5",
+        "/v1/check?claim=x&min_score=%EF%BC%90.5",
+        "/v1/check?claim=x&min_score=0.5%0A",
+    ],
+)
+def test_query_numbers_are_ascii_digits_only(client: FlaskClient, url: str) -> None:
+    name = url.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+    assert name in assert_problem(client.get(url), 422)["errors"]
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/articles?limit=10",
+        "/v1/check?claim=x&top_k=3&min_score=0.5",
+        "/v1/check?claim=x&min_score=-1e-1",
+    ],
+)
+def test_query_numbers_in_plain_digits_are_taken(client: FlaskClient, url: str) -> None:
+    assert client.get(url).status_code == 200
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/check", {"claim": "x", "min_score": "0.5"}),
+        ("/v1/check/batch", {"claims": ["x"], "min_score": "0.5"}),
+        ("/v1/check", {"claim": "x", "top_k": "5"}),
+    ],
+)
+def test_a_number_sent_as_a_string_is_refused(
+    client: FlaskClient, path: str, body: dict[str, Any]
+) -> None:
+    schema = "BatchRequest" if "claims" in body else "CheckRequest"
+    assert not _spec_accepts(schema, body)
+    name = "min_score" if "min_score" in body else "top_k"
+    assert name in assert_problem(client.post(path, json=body), 422)["errors"]
+
+
+@sqlite_only
+@pytest.mark.parametrize("path", ["/v1/articles/%FF", "/v1/articles/caf%C3", "/%E9"])
+def test_an_undecodable_path_is_a_400_like_a_query_string(client: FlaskClient, path: str) -> None:
+    assert "UTF-8" in assert_problem(client.get(path), 400)["detail"]
+    assert client.get("/v1/articles/caf%C3%A9").status_code == 404  # valid UTF-8: just absent
+
+
+def test_an_undecodable_path_is_a_400_on_the_wire(sample_live: Any) -> None:
+    answer = requests.get(f"{sample_live.url}/v1/articles/%FF%FE", timeout=60)
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert "UTF-8" in answer.json()["detail"]
