@@ -25,7 +25,7 @@ MAX_SOURCES = 50
 
 
 def _claim_field() -> ma.fields.String:
-    return short_text(MAX_CLAIM_CHARS, required=True)
+    return short_text(MAX_CLAIM_CHARS, lines=True, required=True)  # a pasted claim may break
 
 
 class CheckOptionsSchema(StrictSchema):

@@ -302,3 +302,76 @@ def test_an_undecodable_path_is_a_400_on_the_wire(sample_live: Any) -> None:
     assert answer.status_code == 400
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert "UTF-8" in answer.json()["detail"]
+
+
+# Text rules: tag characters hide text (refused in short fields, removed from article text);
+# the bidi marks stay; titles, outlets and sources are one line, a claim may break.
+
+TAGGED = "Bakery reopens\U000e0049\U000e0047\U000e004e\U000e004f\U000e0052\U000e0045"
+
+
+def _send(client: FlaskClient, field: str, value: str) -> Any:
+    if field in ("title", "source"):
+        return post_json(client, "/v1/articles", article(**{field: value}))
+    if field == "query title":
+        return client.post("/v1/articles", json=article(), query_string={"title": value})
+    if field == "claims":
+        return post_json(client, "/v1/check/batch", {"claims": ["a claim", value]})
+    body = {"claim": value} if field == "claim" else {"claim": "x", "sources": [value]}
+    return post_json(client, "/v1/check", body)
+
+
+def _spec_schema(field: str, value: str) -> tuple[str, dict[str, Any]]:
+    if field in ("title", "source", "query title"):
+        return "ArticleCreate", article(**{field.removeprefix("query "): value})
+    if field == "claims":
+        return "BatchRequest", {"claims": ["a claim", value]}
+    body = {"claim": value} if field == "claim" else {"claim": "x", "sources": [value]}
+    return "CheckRequest", body
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("field", "value", "accepted"),
+    [
+        *[(f, TAGGED, False) for f in ("title", "source", "claim", "claims", "sources")],
+        *[(f, "Title\nforged line", False) for f in ("title", "source", "sources")],
+        ("query title", "T\n", False),
+        ("title", "T\r", False),
+        ("source", "Desk\u2028Other", False),
+        ("title", "Bakery\treopens", True),  # a tab is no line break
+        ("claim", "The bakery reopened\nafter a fire", True),  # a pasted claim may break
+        ("claims", "The bakery reopened\r\nafter a fire", True),
+        ("title", "\u0627\u0644\u062e\u0628\u0632 \u061c2024", True),  # ALM is a mark: kept
+        ("claim", "\u05dc\u05d7\u05dd\u200f 2024", True),
+    ],
+)
+def test_text_rules_in_code_and_spec(
+    client: FlaskClient, field: str, value: str, accepted: bool
+) -> None:
+    answer = _send(client, field, value)
+    assert (answer.status_code < 400) == accepted, answer.get_data(as_text=True)
+    assert _spec_accepts(*_spec_schema(field, value)) == accepted
+    if not accepted:
+        assert set(assert_problem(answer, 422)["errors"]) == {field.removeprefix("query ")}
+
+
+@sqlite_only
+def test_article_text_loses_tag_characters(client: FlaskClient) -> None:
+    created = post_json(client, "/v1/articles", article(text=BODY.replace("bakery", TAGGED, 1)))
+    assert created.status_code == 201, created.get_data(as_text=True)
+    stored = client.get(created.headers["Location"]).get_json()["text"]
+    assert stored == BODY.replace("bakery", "Bakery reopens", 1)
+
+
+@sqlite_only
+def test_a_page_whose_title_wraps_gets_a_one_line_title(client: FlaskClient) -> None:
+    wrapped = page(
+        "<title>Café\n  news</title><meta property='og:site_name' content='Village\nPost'>"
+    )
+    created = client.post("/v1/articles", data=wrapped.encode(), content_type="text/html")
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert (created.get_json()["title"], created.get_json()["source"]) == (
+        "Café news",
+        "Village Post",
+    )
