@@ -375,3 +375,23 @@ def test_a_page_whose_title_wraps_gets_a_one_line_title(client: FlaskClient) -> 
         "Café news",
         "Village Post",
     )
+
+
+# Problem types: every 422 is the validation type, with the fields in `errors`.
+
+
+@sqlite_only
+@pytest.mark.parametrize("case", ["claim over the configured limit", "key reused", "no article"])
+def test_every_422_has_the_validation_type(make_app: Callable[..., Flask], case: str) -> None:
+    client = make_app(max_claim_chars=20).test_client()
+    if case == "claim over the configured limit":
+        answer = client.post("/v1/check", json={"claim": "a claim of more than twenty chars"})
+    elif case == "key reused":
+        key = {"Idempotency-Key": "once"}
+        assert client.post("/v1/articles", json=article(), headers=key).status_code == 201
+        answer = client.post("/v1/articles", json=article(title="Other"), headers=key)
+    else:
+        answer = client.post("/v1/articles", data="<html></html>", content_type="text/html")
+    problem = assert_problem(answer, 422)
+    assert problem["type"] == "urn:factcheck:problem:validation"
+    assert problem["errors"]

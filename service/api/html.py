@@ -38,6 +38,7 @@ def article_body() -> Any:
             422,
             "Invalid request",
             "No article text could be told from the page's boilerplate.",
+            VALIDATION,
             errors={"body": [str(exc)]},
         ) from exc
     article = {**fields, **overrides}
