@@ -32,11 +32,11 @@ class CheckOptionsSchema(StrictSchema):
     """What every check may say besides its claim."""
 
     # None: the service's configured default (FACTCHECK_DEFAULT_TOP_K).
-    top_k = WholeNumber(
+    top_k: ma.fields.Integer = WholeNumber(
         load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
     )
     # None: the calibrated default (FACTCHECK_MIN_SCORE); compared with cosine similarity.
-    min_score = JsonNumber(
+    min_score: ma.fields.Float = JsonNumber(
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
     )
     sources = ma.fields.List(

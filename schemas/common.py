@@ -16,6 +16,7 @@ tests/test_input.py):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,7 +97,11 @@ def not_blank(value: str) -> None:
 
 def short_text(max_chars: int, *, lines: bool = False, **kwargs: Any) -> ma.fields.String:
     """A short field: the strict rule above; one line unless `lines` (a claim)."""
-    rules = [ma.validate.Length(min=1, max=max_chars), not_blank, no_control_chars]
+    rules: list[Callable[[str], Any]] = [
+        ma.validate.Length(min=1, max=max_chars),
+        not_blank,
+        no_control_chars,
+    ]
     rules += [no_invisible_controls] if lines else [no_invisible_controls, one_line]
     return ma.fields.String(validate=rules, **kwargs)
 
