@@ -25,22 +25,24 @@ import marshmallow as ma
 
 # Character classes, written in the dialect Python's re and ECMAScript (the spec's) share.
 C0 = r"\x00-\x08\x0B\x0C\x0E-\x1F"
-# The tag characters are written as themselves (no escape spells U+E0000 in both dialects):
-# openapi.yaml writes them as YAML's "\U000E0000", which loads as the same character.
-INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069" + "\U000e0000-\U000e007f"
+INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069"
+# Refused (or removed) with INVISIBLE, but not in the spec's patterns: no escape spells U+E0000
+# in both dialects, and written as itself it breaks every ECMAScript regex without the u flag
+# (Swagger UI's among them), as a surrogate pair it breaks Python's.
+TAGS = "\U000e0000-\U000e007f"
 LINE_BREAKS = r"\n\r\u2028\u2029"  # U+0085 and VT/FF are C1 and C0: refused already
 # ECMAScript's \s, spelt out: Python's \s differs (U+001C-U+001F, U+0085 in; U+FEFF out).
 SPACE = r"\t\n\x0B\x0C\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF"
 # The patterns openapi.yaml gives these fields (SHORT_TEXT: claims; ONE_LINE: titles, outlets);
 # the validators below refuse exactly what they refuse (but name the reason), plus lone
-# surrogates, which a spec pattern cannot spell.
+# surrogates and the tag characters, which a spec pattern cannot spell.
 SHORT_TEXT = f"^[^{C0}{INVISIBLE}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}{INVISIBLE}]*$"
 ARTICLE_TEXT = f"^[^{C0}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}]*$"  # after INVISIBLE is removed
 NOT_ONE_LINE = f"{C0}{INVISIBLE}{LINE_BREAKS}"
 ONE_LINE = f"^[^{NOT_ONE_LINE}]*[^{SPACE}{NOT_ONE_LINE}][^{NOT_ONE_LINE}]*$"
 
 _C0_OR_SURROGATE = re.compile(f"[{C0}\ud800-\udfff]")
-_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+_INVISIBLE = re.compile(f"[{INVISIBLE}{TAGS}]")
 _BLANK = re.compile(f"[{SPACE}]*")
 _LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
 _NOT_IN_URL = re.compile(f"[{SPACE}{C0}{INVISIBLE}]")

@@ -186,7 +186,8 @@ def test_text_rules_in_code_and_spec(
 ) -> None:
     answer = _send(client, field, value)
     assert (answer.status_code < 400) == accepted, answer.get_data(as_text=True)
-    assert _spec_accepts(*_spec_schema(field, value)) == accepted
+    if value != TAGGED:  # the one rule the spec states in words only (see info.description)
+        assert _spec_accepts(*_spec_schema(field, value)) == accepted
     if not accepted:
         assert set(assert_problem(answer, 422)["errors"]) == {field.removeprefix("query ")}
 
