@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from service.cli import main
 from service.core.embed import Embedder
 from service.core.ingest import Rejected, ingest_article
+from service.core.segment import segment
 from service.store import Store, open_store
+from service.store.base import Article
 from tests.test_input import BODY, _spec_accepts, article, assert_problem, page
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -178,3 +181,32 @@ def test_ingest_reads_a_page_as_utf8_like_the_api(
     else:
         assert (code, titles) == (1, [])
         assert "not valid utf-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("store_url", ["redis"], indirect=True)
+def test_a_surrogate_stored_before_the_fix_does_not_break_reads(
+    app: Flask, client: FlaskClient, embedder: Embedder
+) -> None:
+    """Redis kept such a record when the schema let it in: reads answer it, \\u-escaped."""
+    statements = segment(BODY)
+    poisoned = Article(
+        id="poison",
+        title="Poison",
+        source="x",
+        url=SURROGATE_URL,
+        content_hash="old",
+        statement_count=len(statements),
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        text=BODY,
+    )
+    vectors = embedder.encode([s.text for s in statements])
+    app.extensions["factcheck"].store.put_article(poisoned, statements, vectors)
+    app.extensions["factcheck"].index.sync()
+    listed = client.get("/v1/articles")
+    assert listed.status_code == 200
+    assert b'"url":"http://a.example/\\ud800"' in listed.get_data()
+    assert client.get("/v1/articles/poison").status_code == 200
+    checked = client.post("/v1/check", json={"claim": "The village bakery reopened on Saturday"})
+    assert checked.status_code == 200
+    assert checked.get_json()["evidence"][0]["article"]["id"] == "poison"

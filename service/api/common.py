@@ -8,6 +8,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import marshmallow as ma
 from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 
 from service.api.errors import ApiError, validation_problem
@@ -27,6 +28,23 @@ class Services:
     embedder: Embedder
     index: SyncedIndex
     idempotency: IdempotencyLog
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Answers as UTF-8 JSON, keys in the schema's order. A lone surrogate, which no UTF-8
+    answer can carry (the schemas refuse them now, but Redis kept one sent before), is
+    written as its \\u escape rather than failing the answer, and every later read, with 500."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
 
 
 def services() -> Services:
