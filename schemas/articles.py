@@ -7,8 +7,10 @@ from typing import Any
 import marshmallow as ma
 
 from schemas.common import (
+    MAX_URL_CHARS,
     IsoDateTime,
     Pattern,
+    QueryInteger,
     StrictSchema,
     article_text,
     http_url,
@@ -17,6 +19,7 @@ from schemas.common import (
 
 ARTICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+MAX_LANGUAGE_CHARS = 35  # RFC 5646 4.4.1: the length every tag that matters fits in
 ID_ERROR = "Use 1-128 letters, digits, '.', '_' or '-', starting alphanumeric."
 
 
@@ -31,12 +34,19 @@ class ArticleCreateSchema(StrictSchema):
     title = short_text(1000, required=True)
     text = article_text(required=True)
     source = short_text(200, required=True)
-    url = ma.fields.String(load_default=None, allow_none=True, validate=http_url)
+    url = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[ma.validate.Length(max=MAX_URL_CHARS), http_url],
+    )
     published_at = IsoDateTime(load_default=None, allow_none=True)
     language = ma.fields.String(
         load_default=None,
         allow_none=True,
-        validate=Pattern(LANGUAGE, error="Use a BCP 47 tag."),
+        validate=[
+            ma.validate.Length(max=MAX_LANGUAGE_CHARS),
+            Pattern(LANGUAGE, error="Use a BCP 47 tag."),
+        ],
     )
 
 
@@ -82,7 +92,7 @@ class ArticleDetailSchema(ArticleSummarySchema):
 
 
 class ArticleListQuerySchema(StrictSchema):
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    limit = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
     # The id of the previous page's last article: the page starts after it.
     cursor = article_id_field(load_default=None)
 

@@ -7,7 +7,15 @@ from typing import Any
 import marshmallow as ma
 
 from schemas.articles import ArticleSourceSchema
-from schemas.common import IsoDateTime, StrictSchema, WholeNumber, short_text
+from schemas.common import (
+    IsoDateTime,
+    JsonNumber,
+    QueryInteger,
+    QueryNumber,
+    StrictSchema,
+    WholeNumber,
+    short_text,
+)
 
 # Upper bounds the schema enforces; the service's configured limits apply on top.
 MAX_TOP_K = 50
@@ -17,23 +25,23 @@ MAX_SOURCES = 50
 
 
 def _claim_field() -> ma.fields.String:
-    return short_text(MAX_CLAIM_CHARS, required=True)
+    return short_text(MAX_CLAIM_CHARS, lines=True, required=True)  # a pasted claim may break
 
 
 class CheckOptionsSchema(StrictSchema):
     """What every check may say besides its claim."""
 
     # None: the service's configured default (FACTCHECK_DEFAULT_TOP_K).
-    top_k = WholeNumber(
+    top_k: ma.fields.Integer = WholeNumber(
         load_default=None, strict=True, validate=ma.validate.Range(min=1, max=MAX_TOP_K)
     )
     # None: the default (FACTCHECK_MIN_SCORE): least cosine similarity for a passage listed
     # as related, below the evidence decision.
-    min_score = ma.fields.Float(
+    min_score: ma.fields.Float = JsonNumber(
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
     )
     # None: the fitted decision threshold; 0 lists passages on min_score alone.
-    min_probability = ma.fields.Float(
+    min_probability: ma.fields.Float = JsonNumber(
         load_default=None, allow_nan=False, validate=ma.validate.Range(min=0.0, max=1.0)
     )
     sources = ma.fields.List(
@@ -55,7 +63,13 @@ class CheckRequestSchema(CheckOptionsSchema):
 class CheckQuerySchema(CheckRequestSchema):
     """GET /v1/check query parameters: numbers arrive as text, `sources` may repeat."""
 
-    top_k = WholeNumber(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    top_k = QueryInteger(load_default=None, validate=ma.validate.Range(min=1, max=MAX_TOP_K))
+    min_score = QueryNumber(
+        load_default=None, allow_nan=False, validate=ma.validate.Range(min=-1.0, max=1.0)
+    )
+    min_probability = QueryNumber(
+        load_default=None, allow_nan=False, validate=ma.validate.Range(min=0.0, max=1.0)
+    )
 
     @ma.pre_load
     def _lists(self, data: Any, **_: Any) -> Any:

@@ -3,15 +3,20 @@
 What text may hold, in one place (openapi.yaml states the same rules as patterns, checked by
 tests/test_input.py):
 - C0 controls but tab and line breaks, and lone surrogates, are refused everywhere;
-- DEL, C1 controls and the bidi embedding/override/isolate controls are refused in short
-  fields (ids, titles, outlets, claims): "abc\\u202egnp.exe" displays as "abcexe.png";
-  article text loses them instead (a scraped page may carry a stray one in a long text);
+- DEL, C1 controls, the bidi embedding/override/isolate controls and the tag characters
+  (U+E0000-U+E007F, invisible: they smuggle hidden text) are refused in short fields (ids,
+  titles, outlets, claims): "abc\\u202egnp.exe" displays as "abcexe.png"; article text loses
+  them instead (a scraped page may carry a stray one in a long text). The bidi *marks* (LRM,
+  RLM, ALM: U+200E, U+200F, U+061C) stay: they reorder no letter, and RTL text needs them;
+- one-line fields (titles, outlets, sources) refuse line breaks (CR, LF, U+2028, U+2029);
+  a claim may hold one (pasted from a page), an article text many;
 - a value of whitespace alone is blank, and refused.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,16 +26,25 @@ import marshmallow as ma
 # Character classes, written in the dialect Python's re and ECMAScript (the spec's) share.
 C0 = r"\x00-\x08\x0B\x0C\x0E-\x1F"
 INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069"
+# Refused (or removed) with INVISIBLE, but not in the spec's patterns: no escape spells U+E0000
+# in both dialects, and written as itself it breaks every ECMAScript regex without the u flag
+# (Swagger UI's among them), as a surrogate pair it breaks Python's.
+TAGS = "\U000e0000-\U000e007f"
+LINE_BREAKS = r"\n\r\u2028\u2029"  # U+0085 and VT/FF are C1 and C0: refused already
 # ECMAScript's \s, spelt out: Python's \s differs (U+001C-U+001F, U+0085 in; U+FEFF out).
 SPACE = r"\t\n\x0B\x0C\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF"
-# The patterns openapi.yaml gives these fields; the validators below refuse exactly what they
-# refuse (but name the reason), plus lone surrogates, which a spec pattern cannot spell.
+# The patterns openapi.yaml gives these fields (SHORT_TEXT: claims; ONE_LINE: titles, outlets);
+# the validators below refuse exactly what they refuse (but name the reason), plus lone
+# surrogates and the tag characters, which a spec pattern cannot spell.
 SHORT_TEXT = f"^[^{C0}{INVISIBLE}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}{INVISIBLE}]*$"
 ARTICLE_TEXT = f"^[^{C0}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}]*$"  # after INVISIBLE is removed
+NOT_ONE_LINE = f"{C0}{INVISIBLE}{LINE_BREAKS}"
+ONE_LINE = f"^[^{NOT_ONE_LINE}]*[^{SPACE}{NOT_ONE_LINE}][^{NOT_ONE_LINE}]*$"
 
 _C0_OR_SURROGATE = re.compile(f"[{C0}\ud800-\udfff]")
-_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+_INVISIBLE = re.compile(f"[{INVISIBLE}{TAGS}]")
 _BLANK = re.compile(f"[{SPACE}]*")
+_LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
 _NOT_IN_URL = re.compile(f"[{SPACE}{C0}{INVISIBLE}]")
 
 
@@ -66,9 +80,16 @@ def no_invisible_controls(value: str) -> None:
     """DEL, C1 and bidi controls: they make a short text display as something it is not."""
     if _INVISIBLE.search(value):
         raise ma.ValidationError(
-            "Must not contain DEL, C1 or bidirectional control characters "
-            "(U+007F-U+009F, U+202A-U+202E, U+2066-U+2069)."
+            "Must not contain DEL, C1, bidirectional control or tag characters "
+            "(U+007F-U+009F, U+202A-U+202E, U+2066-U+2069, U+E0000-U+E007F)."
         )
+
+
+def one_line(value: str) -> None:
+    """A title or an outlet is one line: a line break would forge a second one in a log or
+    a listing."""
+    if _LINE_BREAK.search(value):
+        raise ma.ValidationError("Must be one line: no CR, LF, U+2028 or U+2029.")
 
 
 def not_blank(value: str) -> None:
@@ -76,17 +97,15 @@ def not_blank(value: str) -> None:
         raise ma.ValidationError("Must not be blank.")
 
 
-def short_text(max_chars: int, **kwargs: Any) -> ma.fields.String:
-    """An id-like or one-line field (title, outlet, claim): the strict rule above."""
-    return ma.fields.String(
-        validate=[
-            ma.validate.Length(min=1, max=max_chars),
-            not_blank,
-            no_control_chars,
-            no_invisible_controls,
-        ],
-        **kwargs,
-    )
+def short_text(max_chars: int, *, lines: bool = False, **kwargs: Any) -> ma.fields.String:
+    """A short field: the strict rule above; one line unless `lines` (a claim)."""
+    rules: list[Callable[[str], Any]] = [
+        ma.validate.Length(min=1, max=max_chars),
+        not_blank,
+        no_control_chars,
+    ]
+    rules += [no_invisible_controls] if lines else [no_invisible_controls, one_line]
+    return ma.fields.String(validate=rules, **kwargs)
 
 
 class ArticleText(ma.fields.String):
@@ -109,12 +128,50 @@ class WholeNumber(ma.fields.Integer):
         return super()._validated(value)
 
 
+# Numbers as the spec spells them. int() and float() also take "1_0", fullwidth "５", "5\n"
+# and " 5"; a query string's number is ASCII digits only, and a JSON body's is a number.
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class QueryInteger(ma.fields.Integer):
+    """An integer in a query string: an optional minus, then ASCII digits."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class QueryNumber(ma.fields.Float):
+    """A number in a query string: a decimal in ASCII digits, with an optional exponent."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class JsonNumber(ma.fields.Float):
+    """A number in a JSON body: "0.5", a string, is not one (the spec says `type: number`)."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 # The spec's pattern for a URL beside `format: uri`: http or https, then a host.
 HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]"
+# Every field an answer echoes is bounded, so an answer's size is: an evidence item repeats
+# its article's url, and a batch may hold 500 of them (browsers and CDNs cap URLs near 2 kB).
+MAX_URL_CHARS = 2048
 
 
 def http_url(value: str) -> None:
-    """An absolute http(s) URL with a host, and nothing a URL cannot hold unescaped."""
+    """An absolute http(s) URL with a host, and nothing a URL cannot hold unescaped (nor a
+    lone surrogate, which no encoder can write: stored, it broke every read that echoed it)."""
+    no_control_chars(value)
     try:
         parts = urlsplit(value)
         good = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

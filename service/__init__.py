@@ -20,7 +20,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from service.api import articles, check, health
     from service.api.auth import init_auth, load_keys
     from service.api.body import init_body_guard
-    from service.api.common import Services
+    from service.api.common import JsonProvider, Services, init_path_check
     from service.api.errors import register_error_handlers
     from service.api.headers import init_headers
     from service.api.hosts import init_hosts
@@ -37,8 +37,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = JsonProvider(app)
     app.url_map.strict_slashes = False
 
     store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
@@ -60,6 +59,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     # (413 on any route), the key (rate limits count per key), the limits.
     init_headers(app)
     init_hosts(app, config, keyed=bool(load_keys(config)))
+    init_path_check(app)
     init_body_guard(app, config.max_request_bytes)
     init_auth(app, config)
     init_rate_limits(app, config)

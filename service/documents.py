@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.charsets import UndecodablePage, decode_page
 from service.htmlpage import HTML_SUFFIXES, article_from_html
 
 SUFFIXES = (".txt", ".json", ".jsonl", *HTML_SUFFIXES)
@@ -69,7 +70,7 @@ def read_records(
     """
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
-        fields = article_from_html(path.read_bytes(), default_source=default_source)
+        fields = article_from_html(_html_text(path), default_source=default_source)
         fields.setdefault("title", path.stem)
         yield Record(fields={"id": safe_id(path.stem), **fields}, origin=str(path), key=path.stem)
         return
@@ -110,6 +111,17 @@ def read_records(
                 yield record
         return
     raise ValueError(f"unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
+
+
+def _html_text(path: Path) -> str:
+    """A saved page's text, read as UTF-8 and strictly, as the API reads a page that names no
+    charset: a guess turned one Latin-1 byte into "CafĂŠ" (UndecodablePage, a ValueError)."""
+    try:
+        return decode_page(path.read_bytes())
+    except UndecodablePage as exc:
+        raise UndecodablePage(
+            f"{exc} Pages are read as UTF-8: convert it first (iconv -f windows-1252 -t utf-8)."
+        ) from exc
 
 
 def _from_object(item: Any, origin: str, default_source: str) -> Record:

@@ -40,8 +40,9 @@ def article_from_html(
     page_url = url or document.get("url")
     fields: dict[str, Any] = {
         "text": document["text"].strip(),
-        "title": (document.get("title") or "").strip() or None,
-        "source": (document.get("sitename") or "").strip()
+        # Titles and outlets are one line (schemas/common.py): a <title> may wrap in the HTML.
+        "title": _one_line(document.get("title")) or None,
+        "source": _one_line(document.get("sitename"))
         or _host(page_url)
         or (document.get("hostname") or "").strip()
         or default_source,
@@ -50,6 +51,10 @@ def article_from_html(
         "language": document.get("language") or None,
     }
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
 def _host(url: str | None) -> str | None:

@@ -171,15 +171,15 @@ def test_article_text_loses_disguising_controls_and_keeps_marks(client: FlaskCli
 
 
 def test_the_spec_states_the_text_rules_the_code_applies() -> None:
-    from schemas.common import ARTICLE_TEXT, SHORT_TEXT
+    from schemas.common import ARTICLE_TEXT, ONE_LINE, SHORT_TEXT
 
     schemas = spec()["components"]["schemas"]
     create = schemas["ArticleCreate"]["properties"]
-    assert create["title"]["pattern"] == create["source"]["pattern"] == SHORT_TEXT
+    assert create["title"]["pattern"] == create["source"]["pattern"] == ONE_LINE
     assert create["text"]["pattern"] == ARTICLE_TEXT
     assert schemas["CheckRequest"]["properties"]["claim"]["pattern"] == SHORT_TEXT
     assert schemas["BatchRequest"]["properties"]["claims"]["items"]["pattern"] == SHORT_TEXT
-    assert schemas["CheckRequest"]["properties"]["sources"]["items"]["pattern"] == SHORT_TEXT
+    assert schemas["CheckRequest"]["properties"]["sources"]["items"]["pattern"] == ONE_LINE
 
 
 # 22. A query string that is not UTF-8 once percent-decoded is refused, not kept as "%FF".

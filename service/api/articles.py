@@ -58,6 +58,7 @@ def _replay(held: Recorded, fingerprint: str) -> tuple[Response, int, dict[str, 
             422,
             "Invalid request",
             "This Idempotency-Key was used for a different request body.",
+            VALIDATION,
             errors={"Idempotency-Key": ["Already used with another body."]},
         )
     if held.status is None:

@@ -62,7 +62,11 @@ def _run(claims: list[str], fields: list[str], params: dict[str, Any]) -> list[C
                 if len(c) > limit}  # fmt: skip
     if too_long:
         raise ApiError(
-            422, "Invalid request", f"A claim exceeds {limit} characters.", errors=too_long
+            422,
+            "Invalid request",
+            f"A claim exceeds {limit} characters.",
+            VALIDATION,
+            errors=too_long,
         )
     options = options_from(params, svc.config)
     _within_budget(claims, options.top_k, svc.config)

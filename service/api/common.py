@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 
 from service.api.errors import ApiError, validation_problem
@@ -27,6 +28,23 @@ class Services:
     embedder: Embedder
     index: SyncedIndex
     idempotency: IdempotencyLog
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Answers as UTF-8 JSON, keys in the schema's order. A lone surrogate, which no UTF-8
+    answer can carry (the schemas refuse them now, but Redis kept one sent before), is
+    written as its \\u escape rather than failing the answer, and every later read, with 500."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
 
 
 def services() -> Services:
@@ -56,6 +74,23 @@ def query_args() -> MultiDict[str, str]:
             400, "Bad Request", "The query string is not valid UTF-8 once percent-decoded."
         ) from exc
     return request.args
+
+
+def init_path_check(app: Flask) -> None:
+    """400 for a path that is not UTF-8 once percent-decoded, as for a query string (werkzeug
+    would turn the bad bytes into U+FFFD and answer 404 for a path nobody sent)."""
+
+    @app.before_request
+    def _path_is_utf8() -> None:
+        # PATH_INFO is already decoded (lossily, by werkzeug's test client): read the raw URI.
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        path = urlsplit(raw).path if raw else request.environ.get("PATH_INFO", "")
+        try:
+            unquote_to_bytes(path.encode("latin-1", "replace")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiError(
+                400, "Bad Request", "The path is not valid UTF-8 once percent-decoded."
+            ) from exc
 
 
 def load(schema: ma.Schema, data: Any, where: str) -> dict[str, Any]:

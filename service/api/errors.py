@@ -105,7 +105,7 @@ def register_error_handlers(app: Flask) -> None:
 def _http_detail(exc: HTTPException) -> str:
     # werkzeug's descriptions are written for HTML pages; these are plainer and never leak paths.
     details = {
-        400: "The request body is not valid JSON.",
+        400: "The request is malformed.",  # a bad Host, say: the JSON body has its own
         404: "No such resource.",
         405: "The method is not allowed on this resource.",
         413: "The request body is too large.",

@@ -25,14 +25,30 @@ MISDIRECTED = "urn:factcheck:problem:misdirected"
 _HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::[0-9]{1,5})?", re.IGNORECASE)
 
 
+# What FACTCHECK_ALLOWED_HOSTS may list: a name (".name": and its subdomains), an IPv4 or a
+# bracketed IPv6 address; no port (the Host's port is never compared) and no scheme.
+_ENTRY = re.compile(r"\[[0-9a-f:.]+\]|\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
+
+
 def _normal(name: str) -> str:
-    name = name.strip().lower().rstrip(".")
+    # One trailing dot is the root (the same name); "localhost.." is no name at all.
+    name = name.strip().lower().removesuffix(".")
     return f"[{name}]" if ":" in name and not name.startswith("[") else name
 
 
+def _entry(raw: str) -> str:
+    if _ENTRY.fullmatch(raw.strip()) is None:
+        raise ValueError(
+            f"FACTCHECK_ALLOWED_HOSTS: {raw.strip()!r} is not a host name (list names, "
+            "'.example.org' for a domain and its subdomains, or addresses; no port or scheme)"
+        )
+    return _normal(raw)
+
+
 def allowed_hosts(config: Config, keyed: bool) -> list[str] | None:
-    """The host names to answer (".example.org" also admits its subdomains); None: any."""
-    listed = [_normal(h) for h in config.allowed_hosts.split(",") if h.strip()]
+    """The host names to answer (".example.org" also admits example.org and its subdomains);
+    None: any. ValueError for an entry that could never match."""
+    listed = [_entry(h) for h in config.allowed_hosts.split(",") if h.strip()]
     if keyed:
         return listed or None
     return [*LOOPBACK_HOSTS, *listed]
@@ -44,7 +60,8 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
         return False
     name = _normal(match.group(1))
     return any(
-        name == entry or (entry.startswith(".") and name.endswith(entry)) for entry in allowed
+        name == entry or (entry.startswith(".") and (name.endswith(entry) or name == entry[1:]))
+        for entry in allowed
     )
 
 

@@ -10,6 +10,7 @@ from flask import request
 from schemas.articles import ArticleCreateSchema
 from service.api.common import json_body, load, query_args
 from service.api.errors import VALIDATION, ApiError
+from service.charsets import UndecodablePage, decode_page
 from service.htmlpage import NoArticle, article_from_html
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
@@ -37,6 +38,7 @@ def article_body() -> Any:
             422,
             "Invalid request",
             "No article text could be told from the page's boilerplate.",
+            VALIDATION,
             errors={"body": [str(exc)]},
         ) from exc
     article = {**fields, **overrides}
@@ -59,14 +61,14 @@ def article_body() -> Any:
 
 def _page_text() -> str:
     """The body as text: in the Content-Type's charset, else UTF-8 (as the spec says; never
-    a guess, which turned one bad byte into "CafÃ©"). 400 when it does not decode."""
-    charset = request.mimetype_params.get("charset") or "utf-8"
+    a guess, which turned one bad byte into "CafÃ©"). 400 when it does not decode, or names
+    no text encoding (service/charsets.py)."""
     try:
-        return request.get_data().decode(charset)
-    except (LookupError, UnicodeDecodeError) as exc:
+        return decode_page(request.get_data(), request.mimetype_params.get("charset"))
+    except UndecodablePage as exc:
         raise ApiError(
             400,
             "Bad Request",
-            f"The body is not valid {charset} text; send UTF-8 or name the charset "
-            "(Content-Type: text/html; charset=...).",
+            f"{exc} Send UTF-8, or name the page's charset: Content-Type: text/html; "
+            "charset=... (a WHATWG label).",
         ) from exc

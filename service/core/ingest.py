@@ -88,6 +88,20 @@ def content_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _encodable(fields: dict[str, Any]) -> None:
+    """Refuse a field no store can write and no answer can carry (a lone surrogate): the
+    schema refuses them, but a caller may hand fields in directly, and a record stored with
+    one (Redis took it) made every later read that echoed it answer 500."""
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            message = "Must not contain control characters or lone surrogates."
+            raise Rejected(f"The {name} cannot be encoded as UTF-8.", message, name) from None
+
+
 def ingest_article(
     store: Store, embedder: Embedder, fields: dict[str, Any], max_statements: int = 2000
 ) -> IngestResult:
@@ -96,6 +110,7 @@ def ingest_article(
     Without an id, the content hash identifies the article (same content -> same id). With an
     id, new content under that id replaces the old article.
     """
+    _encodable(fields)
     digest = content_hash(fields)
     article_id = fields.get("id")
     if article_id is None:
