@@ -57,8 +57,14 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
         # Out of memory, Redis refuses every command queued in MULTI, reads included.
         (["CONFIG", "SET", "maxmemory", "1"], ["CONFIG", "SET", "maxmemory", "0"], 503),
         (["REPLICAOF", "127.0.0.1", str(free_port())], ["REPLICAOF", "NO", "ONE"], 200),
+        # min-replicas-to-write with no replica: NOREPLICAS, which redis-py has no class for.
+        (
+            ["CONFIG", "SET", "min-replicas-to-write", "1"],
+            ["CONFIG", "SET", "min-replicas-to-write", "0"],
+            200,
+        ),
     ],
-    ids=["out-of-memory", "read-only-replica"],
+    ids=["out-of-memory", "read-only-replica", "no-replicas"],
 )
 def test_redis_refusing_writes_is_not_called_unreachable(
     redis_server: PrivateRedis,
@@ -78,6 +84,23 @@ def test_redis_refusing_writes_is_not_called_unreachable(
     admin.execute_command(*allow)
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/articles", json=ARTICLE).status_code == 201
+
+
+def test_a_redis_user_without_write_commands_is_refusing_writes(
+    redis_server: PrivateRedis, embedder: Embedder
+) -> None:
+    """An ACL user with every command but the writes: NOPERM (plain, or inside a script)."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "reader", "on", ">pw", "~*", "&*", "+@all", "-@write")
+    admin.close()
+    first = {**ARTICLE, "id": "first", "text": "The canal lock was built in 1820."}
+    assert client_of(redis_server.url).post("/v1/articles", json=first).status_code == 201
+    client = client_of(redis_server.url.replace("redis://", "redis://reader:pw@"))
+    assert_refusing(client)
+    assert client.get("/v1/articles/first").status_code == 200  # reads still work
+    idempotent = {"Idempotency-Key": "k-1"}
+    refused = client.post("/v1/articles", json=ARTICLE, headers=idempotent)
+    assert refused.status_code == 503 and REFUSING in refused.get_json()["detail"]
 
 
 def chattr(flag: str, *paths: Path) -> None:
