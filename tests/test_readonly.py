@@ -4,6 +4,7 @@ commands print one line instead of a traceback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -167,10 +168,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     "command",
     [
         ["ingest", "--quiet", str(SAMPLE_CORPUS)],
-        ["check", "The euro became cash in 2002"],
         ["serve", "--bind", "127.0.0.1:{port}", "--workers", "1"],
     ],
-    ids=["ingest", "check", "serve"],
+    ids=["ingest", "serve"],
 )
 def test_commands_on_a_read_only_sqlite_file_say_so_in_one_line(
     frozen_store: str, command: list[str]
@@ -183,3 +183,28 @@ def test_commands_on_a_read_only_sqlite_file_say_so_in_one_line(
     assert len(lines) == 1, lines[:10]
     assert lines[0].startswith("factcheck: error: ")
     assert "read-only" in lines[0]
+
+
+def test_check_only_reads_so_it_answers_from_a_read_only_sqlite_file(frozen_store: str) -> None:
+    done = run_cli("check", "The euro became cash in 2002", "--json", "--store", frozen_store)
+    assert done.returncode == 0, done.stderr[-2000:]
+    evidence = json.loads(done.stdout)["evidence"]
+    assert evidence and "euro" in evidence[0]["text"].lower()
+
+
+def test_a_read_only_main_file_refuses_writes_though_its_wal_could_take_them(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The WAL (and its folder) writable, the main file not: commits would land in the WAL
+    and no checkpoint could ever move them in. Readiness and writes say the same: refusing."""
+    db = tmp_path / "db" / "factcheck.db"
+    client = client_of(f"sqlite:///{db}")
+    first = {**ARTICLE, "id": "first", "text": "The canal lock was built in 1820."}
+    assert client.post("/v1/articles", json=first).status_code == 201
+    assert (tmp_path / "db" / "factcheck.db-wal").exists()  # held open by the app
+    chattr("+i", db)
+    try:
+        assert_refusing(client)
+        assert client.get("/v1/articles/first").status_code == 200
+    finally:
+        chattr("-i", db)
