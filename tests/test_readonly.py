@@ -208,3 +208,16 @@ def test_a_read_only_main_file_refuses_writes_though_its_wal_could_take_them(
         assert client.get("/v1/articles/first").status_code == 200
     finally:
         chattr("-i", db)
+
+
+def test_ingest_into_redis_without_enough_replicas_says_so_in_one_line(
+    redis_server: PrivateRedis,
+) -> None:
+    admin = redis_server.client()
+    admin.config_set("min-replicas-to-write", 1)
+    admin.close()
+    done = run_cli("ingest", "--quiet", "--store", redis_server.url, str(SAMPLE_CORPUS))
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, lines[:10]
+    assert lines[0].startswith("factcheck: error: Redis refuses writes: NOREPLICAS")
