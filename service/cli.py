@@ -327,7 +327,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"factcheck: invalid claim: {exc.messages}", file=sys.stderr)
         return EXIT_USAGE
     config = Config.from_env()
-    store = open_store(config.store, config.redis_prefix, config.redis_timeout_s)
+    store = open_store(config.store, config.redis_prefix, config.redis_timeout_s, read_only=True)
     embedder = get_embedder(config)
     index = open_index(config, store, embedder.name, embedder.dimension, background_builds=False)
     index.rebuild()

@@ -244,6 +244,7 @@ def test_a_replay_never_points_at_an_article_deleted_since(client: Any) -> None:
     retry = client.post("/v1/articles", json=body, headers=headers)
     assert retry.status_code == 409 and "Location" not in retry.headers
     assert "deleted since" in retry.get_json()["detail"]  # not "still running": waiting won't help
+    assert "Retry-After" not in retry.headers  # nor may a retry-honouring client wait for it
     assert "Idempotency-Key" in retry.get_json()["errors"]
     assert client.get("/v1/articles/gone-soon").status_code == 404  # the delete stands
     anew = client.post("/v1/articles", json=body, headers={"Idempotency-Key": "create-again"})

@@ -4,6 +4,7 @@ commands print one line instead of a traceback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,8 +58,14 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
         # Out of memory, Redis refuses every command queued in MULTI, reads included.
         (["CONFIG", "SET", "maxmemory", "1"], ["CONFIG", "SET", "maxmemory", "0"], 503),
         (["REPLICAOF", "127.0.0.1", str(free_port())], ["REPLICAOF", "NO", "ONE"], 200),
+        # min-replicas-to-write with no replica: NOREPLICAS, which redis-py has no class for.
+        (
+            ["CONFIG", "SET", "min-replicas-to-write", "1"],
+            ["CONFIG", "SET", "min-replicas-to-write", "0"],
+            200,
+        ),
     ],
-    ids=["out-of-memory", "read-only-replica"],
+    ids=["out-of-memory", "read-only-replica", "no-replicas"],
 )
 def test_redis_refusing_writes_is_not_called_unreachable(
     redis_server: PrivateRedis,
@@ -78,6 +85,23 @@ def test_redis_refusing_writes_is_not_called_unreachable(
     admin.execute_command(*allow)
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/articles", json=ARTICLE).status_code == 201
+
+
+def test_a_redis_user_without_write_commands_is_refusing_writes(
+    redis_server: PrivateRedis, embedder: Embedder
+) -> None:
+    """An ACL user with every command but the writes: NOPERM (plain, or inside a script)."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "reader", "on", ">pw", "~*", "&*", "+@all", "-@write")
+    admin.close()
+    first = {**ARTICLE, "id": "first", "text": "The canal lock was built in 1820."}
+    assert client_of(redis_server.url).post("/v1/articles", json=first).status_code == 201
+    client = client_of(redis_server.url.replace("redis://", "redis://reader:pw@"))
+    assert_refusing(client)
+    assert client.get("/v1/articles/first").status_code == 200  # reads still work
+    idempotent = {"Idempotency-Key": "k-1"}
+    refused = client.post("/v1/articles", json=ARTICLE, headers=idempotent)
+    assert refused.status_code == 503 and REFUSING in refused.get_json()["detail"]
 
 
 def chattr(flag: str, *paths: Path) -> None:
@@ -144,10 +168,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     "command",
     [
         ["ingest", "--quiet", str(SAMPLE_CORPUS)],
-        ["check", "The euro became cash in 2002"],
         ["serve", "--bind", "127.0.0.1:{port}", "--workers", "1"],
     ],
-    ids=["ingest", "check", "serve"],
+    ids=["ingest", "serve"],
 )
 def test_commands_on_a_read_only_sqlite_file_say_so_in_one_line(
     frozen_store: str, command: list[str]
@@ -160,3 +183,41 @@ def test_commands_on_a_read_only_sqlite_file_say_so_in_one_line(
     assert len(lines) == 1, lines[:10]
     assert lines[0].startswith("factcheck: error: ")
     assert "read-only" in lines[0]
+
+
+def test_check_only_reads_so_it_answers_from_a_read_only_sqlite_file(frozen_store: str) -> None:
+    done = run_cli("check", "The euro became cash in 2002", "--json", "--store", frozen_store)
+    assert done.returncode == 0, done.stderr[-2000:]
+    evidence = json.loads(done.stdout)["evidence"]
+    assert evidence and "euro" in evidence[0]["text"].lower()
+
+
+def test_a_read_only_main_file_refuses_writes_though_its_wal_could_take_them(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The WAL (and its folder) writable, the main file not: commits would land in the WAL
+    and no checkpoint could ever move them in. Readiness and writes say the same: refusing."""
+    db = tmp_path / "db" / "factcheck.db"
+    client = client_of(f"sqlite:///{db}")
+    first = {**ARTICLE, "id": "first", "text": "The canal lock was built in 1820."}
+    assert client.post("/v1/articles", json=first).status_code == 201
+    assert (tmp_path / "db" / "factcheck.db-wal").exists()  # held open by the app
+    chattr("+i", db)
+    try:
+        assert_refusing(client)
+        assert client.get("/v1/articles/first").status_code == 200
+    finally:
+        chattr("-i", db)
+
+
+def test_ingest_into_redis_without_enough_replicas_says_so_in_one_line(
+    redis_server: PrivateRedis,
+) -> None:
+    admin = redis_server.client()
+    admin.config_set("min-replicas-to-write", 1)
+    admin.close()
+    done = run_cli("ingest", "--quiet", "--store", redis_server.url, str(SAMPLE_CORPUS))
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, lines[:10]
+    assert lines[0].startswith("factcheck: error: Redis refuses writes: NOREPLICAS")

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from service.api.errors import ApiError
 from service.api.guessing import FailureBudget
@@ -83,7 +83,10 @@ def init_auth(app: Flask, config: Config) -> None:
         # guess: count the wrong ones, per address, and refuse all once too many were wrong.
         guarded = bool(keys and header) and request.endpoint not in {None, *ALWAYS_OPEN}
         client = request.remote_addr or "unknown"
-        wait = budget.retry_after(client) if guarded else None
+        scheme, _, presented = header.partition(" ")
+        presented = presented.strip()
+        key = matching_key(presented, keys) if scheme.lower() == "bearer" and presented else None
+        wait = budget.admit(client, right_key=key is not None) if guarded else None
         if wait is not None:
             raise ApiError(
                 429,
@@ -91,13 +94,8 @@ def init_auth(app: Flask, config: Config) -> None:
                 "Too many requests with a wrong API key from this address; retry later.",
                 headers={"Retry-After": str(wait)},
             )
-        scheme, _, presented = header.partition(" ")
-        presented = presented.strip()
-        key = matching_key(presented, keys) if scheme.lower() == "bearer" and presented else None
         if key is not None:
             g.key_id = key_id(key)
-        elif guarded:
-            budget.failed(client)
         if not keys or key is not None:
             return
         if not needs_key(
@@ -116,3 +114,11 @@ def init_auth(app: Flask, config: Config) -> None:
             AUTH_PROBLEM,
             headers={"WWW-Authenticate": challenge},
         )
+
+    @app.after_request
+    def _store_failed(response: Response) -> Response:
+        # The store just answered 503 (down, hung, refusing writes): the budget's shared
+        # counters live in the same Redis, so skip them for a while rather than time out.
+        if response.status_code == 503:
+            budget.trip("the store answered 503")
+        return response

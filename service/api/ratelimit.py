@@ -5,7 +5,7 @@ with the embedded store they are per worker process (memory), which bounds each 
 A refused request gets 429 problem+json with Retry-After; every limited response carries
 RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the window resets).
 Retry-After is only on the answers that ask for a retry (RETRY_STATUSES); on the app's own
-503 and 409 the app's value stands, not the window's.
+503 and 409 the app's value stands, not the window's, and a 409 without one gets none.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ LIMIT_HEADERS = {
 # flask-limiter puts Retry-After on every limited response, 200s included; only these ask for
 # a retry: a refusal by a limit (429), the store down (503), an idempotent request running (409).
 RETRY_STATUSES = {409, 429, 503}
+# ...but a 409 asks for one only when the app says so (an idempotent request still running):
+# other conflicts (an article deleted since) never resolve by waiting.
+APP_RETRY_ONLY = {409}
 
 
 def client_identity() -> str:
@@ -59,6 +62,8 @@ def init_rate_limits(app: Flask, config: Config) -> Limiter:
             response.headers.pop("Retry-After", None)
         elif own is not None:
             response.headers["Retry-After"] = own  # the app knows better than the window
+        elif response.status_code in APP_RETRY_ONLY:
+            response.headers.pop("Retry-After", None)  # the app asked for no retry
         return response
 
     uri = storage_uri(config.store)

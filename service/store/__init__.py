@@ -26,12 +26,15 @@ __all__ = [
 ]
 
 
-def open_store(url: str, redis_prefix: str = "factcheck", redis_timeout_s: float = 2.0) -> Store:
-    """Open the store a URL names."""
+def open_store(
+    url: str, redis_prefix: str = "factcheck", redis_timeout_s: float = 2.0, read_only: bool = False
+) -> Store:
+    """Open the store a URL names (read_only: for a command that only reads; SQLite then
+    opens a file nobody may write)."""
     if url.startswith("sqlite:"):
         from service.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, read_only=read_only)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from service.store.redis import RedisStore
 

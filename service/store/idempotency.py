@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from typing import Any
 from service.store.base import Store, StoreUnavailable
 from service.store.redis import RedisStore
 from service.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
 
 TTL_S = 24 * 3600
 LEASE_S = 30.0
@@ -86,6 +89,8 @@ class IdempotencyLog(abc.ABC):
                     return
             except StoreUnavailable:
                 continue  # the store may come back within the lease; the request decides
+            except Exception:  # a dead heartbeat would let a retry run beside this request
+                log.exception("idempotency lease renewal failed; will try again")
 
 
 class SQLiteIdempotencyLog(IdempotencyLog):

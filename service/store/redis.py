@@ -52,6 +52,16 @@ return seq
 """
 
 
+_REFUSALS = (
+    redis.exceptions.OutOfMemoryError,
+    redis.ReadOnlyError,
+    redis.exceptions.NoPermissionError,
+)
+# Replies that redis-py has no class for (or that reach us inside a script's error).
+_REFUSAL_CODES = ("MISCONF", "NOREPLICAS", "NOPERM", "OOM", "READONLY")
+_SCRIPT_NOPERM = "The user executing the script can't run this command"
+
+
 class RedisStore(Store):
     """Keys under one prefix: art:<id> (hash of meta, text, content hash), stm:<id> (statement
     JSON), vec:<id> (float32 bytes), plus hash-ids (a lex-ordered set of "<content hash>\\0<id>",
@@ -91,10 +101,13 @@ class RedisStore(Store):
             raise StoreUnavailable(f"Redis is unreachable: {exc.__class__.__name__}") from exc
         except redis.ResponseError as exc:
             # Up but refusing writes: out of memory (maxmemory, noeviction), a read-only
-            # replica (after a failover), or persistence failing (MISCONF). Retry later: 503.
-            refused = isinstance(exc, redis.exceptions.OutOfMemoryError | redis.ReadOnlyError)
-            if refused or str(exc).startswith("MISCONF"):
-                raise StoreRefusingWrites(f"Redis refuses writes: {str(exc)[:80]}") from exc
+            # replica (after a failover), persistence failing (MISCONF), too few replicas
+            # (min-replicas-to-write: NOREPLICAS), or an ACL user without write commands
+            # (NOPERM). Retry later: 503.
+            text = str(exc)
+            refused = isinstance(exc, _REFUSALS) or text.startswith(_REFUSAL_CODES)
+            if refused or _SCRIPT_NOPERM in text:
+                raise StoreRefusingWrites(f"Redis refuses writes: {text[:80]}") from exc
             raise
 
     def put_article(

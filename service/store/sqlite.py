@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -85,12 +86,18 @@ def path_from_url(url: str) -> str:
 class SQLiteStore(Store):
     """One connection per thread over a WAL database file; writes are single transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        """read_only: for commands that only read (`factcheck check`): the file is opened
+        read-only, so a store nobody may write still answers; every write then fails."""
         self.url = url
         self.path = path_from_url(url)
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # No file yet: made as for any command (an empty store answers "nothing found").
+        self.read_only = read_only and os.path.exists(self.path)
         self._local = threading.local()
         self._pid = os.getpid()
+        if self.read_only:
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         except sqlite3.Error as exc:  # a read-only file or folder, a full disk, not a database
@@ -107,6 +114,8 @@ class SQLiteStore(Store):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                if self.read_only:
+                    return self._read_only_conn()
                 conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
@@ -116,8 +125,22 @@ class SQLiteStore(Store):
             self._local.conn = conn
         return conn
 
+    def _read_only_conn(self) -> sqlite3.Connection:
+        # Reading a WAL database needs its -shm file; where none can be made (a read-only
+        # folder, no WAL left), the file is frozen for us: read it as immutable.
+        frozen = read_only(self.path) is not None and not os.path.exists(self.path + "-shm")
+        mode = "ro&immutable=1" if frozen else "ro"
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode={mode}"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._local.conn = conn
+        return conn
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        # A main file that cannot be written refuses writes even while its WAL still takes
+        # them (no checkpoint could ever move them in): what /readyz says (probe_write).
+        if locked := read_only(self.path):
+            raise StoreRefusingWrites(f"the SQLite file {locked} is read-only")
         conn = self._conn()
         try:
             # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
