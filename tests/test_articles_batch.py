@@ -33,7 +33,7 @@ WEIR = {
 FERRY = {
     "title": "Ferry returns",
     "source": "Coast Desk",
-    "text": "The ferry Marigold returned to service on Thursday. The crossing takes eleven minutes.",
+    "text": "The ferry Marigold returned to service on Thursday. The crossing takes 11 minutes.",
 }
 MILL = {"id": "mill", "title": "Mill", "source": "Desk", "text": "The mill closed in 1962."}
 MILL_NEW = {**MILL, "text": "The mill closed in 1962. It reopened as a museum in 1990."}
