@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -104,6 +105,25 @@ def test_each_article_is_stored_whole_and_found_by_a_check(client: FlaskClient) 
             assert detail["text"][statement["start"] : statement["end"]] == statement["text"]
     found = client.post("/v1/check", json={"claim": "When was the weir rebuilt?", "top_k": 1})
     assert found.get_json()["evidence"][0]["article"]["id"] == "weir"
+
+
+WORDS = ["amber", "basalt", "cedar", "delta", "ember", "fjord", "granite", "heron", "indigo"]
+SENTENCES = (f"Survey {n} counted {n % 7 + 2} {' '.join(WORDS[: n % 9 + 1])}." for n in range(300))
+LONG = {"id": "long", "title": "Long", "source": "Desk", "text": " ".join(SENTENCES)}
+
+
+def test_every_statement_keeps_its_own_vector(
+    client: FlaskClient, app: Flask, embedder: Embedder
+) -> None:
+    """Embedded together, sorted by length across articles: each vector still lands on its
+    own statement (as if the article had been embedded alone)."""
+    results = batch(client, WEIR, LONG, FERRY).get_json()["results"]
+    assert results[1]["article"]["statements"] == 300
+    store = app.extensions["factcheck"].store
+    ids = [r["article"]["id"] for r in results]
+    for article_id, data in store.load_index_data(ids).items():
+        alone = embedder.encode(data.texts)
+        assert np.allclose(data.vectors, alone, atol=1e-4), article_id
 
 
 SEQUENCES = {

@@ -30,6 +30,7 @@ from service.core.ingest import (
 from service.core.segment import Statement
 from service.store.base import Article, Store
 
+ENCODE_SLICE = 256  # statements per encode call: 4 of the model's batches at the default 64
 Refusal = ma.ValidationError | Rejected
 Outcome = IngestResult | Refusal
 
@@ -113,13 +114,25 @@ def _id_for(store: Store, pending: dict[str, _Write], digest: str) -> str:
     return min(holders) if holders else "a" + digest[:15]
 
 
+def _encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Every text's vector, computed shortest first in slices of ENCODE_SLICE: sorted across
+    the whole batch (little padding), yet the model is free between slices for the checks
+    that this worker's other threads are serving (one encode call holds it throughout)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for start in range(0, len(order), ENCODE_SLICE):
+        part = order[start : start + ENCODE_SLICE]
+        out[part] = embedder.encode([texts[i] for i in part])
+    return out
+
+
 def _write(
     store: Store, embedder: Embedder, writes: list[_Write], outcomes: list[Outcome | None]
 ) -> None:
     """Embed every statement of the writes in one call, then write them in one store call."""
     if not writes:
         return
-    vectors = embedder.encode([s.text for w in writes for s in w.statements])
+    vectors = _encode(embedder, [s.text for w in writes for s in w.statements])
     bounds = np.cumsum([0] + [len(w.statements) for w in writes])
     items = [
         (w.article, w.statements, vectors[bounds[i] : bounds[i + 1]]) for i, w in enumerate(writes)
