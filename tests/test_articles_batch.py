@@ -23,7 +23,7 @@ from service.core.embed import Embedder
 from tests.auth import API_KEY, AUTH, AUTH_ENV
 from tests.conftest import REDIS_URL, SpecCheckingClient, delete_prefix
 from tests.live import LiveServer
-from tests.private_redis import wait_until
+from tests.private_redis import PrivateRedis, wait_until
 
 WEIR = {
     "id": "weir",
@@ -271,3 +271,36 @@ def test_a_batch_over_real_gunicorn(tmp_path: Path) -> None:
 
         for _ in range(4):  # each worker, whichever answers
             wait_until(weir_found, 30, "the batch's article found by a check")
+
+
+def test_a_store_refusing_writes_fails_the_batch_whole_and_a_retry_completes_it(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Redis out of memory mid-service: 503 (retry later), no article half-written; with an
+    Idempotency-Key the key is released, so the retry runs for real and writes them all."""
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        app = create_app({"store": server.url, "redis_prefix": "batch-refuse"})
+        app.test_client_class = SpecCheckingClient
+        client = app.test_client()
+        key = {"Idempotency-Key": "batch-refused"}
+        admin = server.client()
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", "1")
+        refused = batch(client, WEIR, FERRY, LONG)
+        assert refused.status_code == 503
+        assert int(refused.headers["Retry-After"]) > 0
+        admin.config_set("maxmemory", "0")
+        store = app.extensions["factcheck"].store
+        assert store.count_articles() == 0
+        retried = batch(client, WEIR, FERRY, LONG, headers=key)
+        assert [r["status"] for r in retried.get_json()["results"]] == [201, 201, 201]
+        for article_id, data in store.load_index_data(["weir", "long"]).items():
+            assert (
+                len(data.texts)
+                == len(data.vectors)
+                == store.get_article(article_id).statement_count
+            )
+        store.close()
+    finally:
+        server.stop()
