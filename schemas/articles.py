@@ -16,6 +16,7 @@ from schemas.common import (
     http_url,
     short_text,
 )
+from schemas.problem import ProblemSchema
 
 ARTICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
@@ -72,6 +73,27 @@ class ArticleSummarySchema(ArticleSourceSchema):
 
 class ArticleWriteResultSchema(ArticleSummarySchema):
     status = ma.fields.String(required=True)  # created | replaced | unchanged
+
+
+class ArticleBatchSchema(StrictSchema):
+    """POST /v1/articles/batch body: article objects, each checked as a POST /v1/articles
+    body (their count against FACTCHECK_MAX_BATCH_ARTICLES, by the view)."""
+
+    articles = ma.fields.List(ma.fields.Dict(), required=True, validate=ma.validate.Length(min=1))
+
+
+class ArticleBatchItemSchema(ma.Schema):
+    """One article's outcome: the status the single POST would have answered, with its body
+    (and Location) under ``article`` when written or unchanged, its problem when refused."""
+
+    status = ma.fields.Integer(required=True)
+    location = ma.fields.String()
+    article = ma.fields.Nested(ArticleWriteResultSchema)
+    problem = ma.fields.Nested(ProblemSchema)
+
+
+class ArticleBatchResultSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(ArticleBatchItemSchema), required=True)
 
 
 class StatementSchema(ma.Schema):

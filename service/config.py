@@ -42,6 +42,8 @@ class Config:
     max_batch_chars: int = 20_000
     max_batch_evidence: int = 500
     max_article_chars: int = 100_000
+    # Most articles in one POST /v1/articles/batch (its body is bounded by max_request_bytes).
+    max_batch_articles: int = 100
     max_statements_per_article: int = 2000
     max_request_bytes: int = 2 * 1024 * 1024
     embed_batch_size: int = 64

@@ -83,6 +83,15 @@ def _created(out: str) -> None:
     assert body["statements"] == 2
 
 
+def _batch_created(out: str) -> None:
+    hubble, untitled = _json(out)["results"]
+    assert hubble["status"] == 201
+    assert hubble["article"]["id"] == "hubble-launch-1990"
+    assert hubble["location"] == "/v1/articles/hubble-launch-1990"
+    assert untitled["status"] == 422
+    assert "title" in untitled["problem"]["errors"]
+
+
 def _detail(out: str) -> None:
     body = _json(out)
     assert body["text"].startswith("NASA landed the Perseverance rover")
@@ -125,7 +134,7 @@ def _metrics(out: str) -> None:
 
 EXPECTED: list[Callable[[str], None]] = [
     _check_jwst, _check_smallpox, _no_evidence, _filtered, _batch, _created, _detail, _page,
-    _deleted, _problem, _health, _ready, _spec, _metrics,
+    _deleted, _batch_created, _problem, _health, _ready, _spec, _metrics,
 ]  # fmt: skip
 
 

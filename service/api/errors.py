@@ -36,8 +36,8 @@ class ApiError(Exception):
         self.errors, self.headers = errors, headers or {}
 
 
-def problem(error: ApiError) -> Response:
-    """The problem+json response of an error: the one shape every error takes."""
+def problem_body(error: ApiError) -> dict[str, Any]:
+    """An error's problem details: the body of its answer, or one item's of a batch."""
     body: dict[str, Any] = {
         "type": error.type,
         "title": error.title,
@@ -46,7 +46,12 @@ def problem(error: ApiError) -> Response:
     }
     if error.errors:
         body["errors"] = error.errors
-    response = jsonify(ProblemSchema().dump(body))
+    return ProblemSchema().dump(body)
+
+
+def problem(error: ApiError) -> Response:
+    """The problem+json response of an error: the one shape every error takes."""
+    response = jsonify(problem_body(error))
     response.status_code = error.status
     response.mimetype = PROBLEM_JSON
     response.headers.update(error.headers)

@@ -15,7 +15,7 @@ from typing import Any
 from schemas.articles import ArticleCreateSchema
 from service.config import Config
 from service.core.embed import Embedder
-from service.core.segment import segment
+from service.core.segment import Statement, segment
 from service.store.base import Article, Store
 
 CONTENT_FIELDS = ("title", "text", "source", "url", "published_at", "language")
@@ -102,6 +102,22 @@ def _encodable(fields: dict[str, Any]) -> None:
             raise Rejected(f"The {name} cannot be encoded as UTF-8.", message, name) from None
 
 
+def statements_of(fields: dict[str, Any], max_statements: int) -> list[Statement]:
+    """The article's statements, or why it cannot be indexed (NoStatements, TooManyStatements)."""
+    statements = segment(fields["text"], language=fields.get("language") or "en")
+    if not statements:
+        raise NoStatements(
+            "The article has no statement to index: nothing is left after segmentation and "
+            "boilerplate removal.",
+            "No statement left after segmentation and boilerplate removal (only punctuation, "
+            "or only page furniture such as share links and copyright lines).",
+        )
+    if len(statements) > max_statements:
+        why = f"The article has {len(statements)} statements; the limit is {max_statements}."
+        raise TooManyStatements(why, why)
+    return statements
+
+
 def ingest_article(
     store: Store, embedder: Embedder, fields: dict[str, Any], max_statements: int = 2000
 ) -> IngestResult:
@@ -120,17 +136,7 @@ def ingest_article(
         return IngestResult(existing, "unchanged")
 
     text = fields["text"]
-    statements = segment(text, language=fields.get("language") or "en")
-    if not statements:
-        raise NoStatements(
-            "The article has no statement to index: nothing is left after segmentation and "
-            "boilerplate removal.",
-            "No statement left after segmentation and boilerplate removal (only punctuation, "
-            "or only page furniture such as share links and copyright lines).",
-        )
-    if len(statements) > max_statements:
-        why = f"The article has {len(statements)} statements; the limit is {max_statements}."
-        raise TooManyStatements(why, why)
+    statements = statements_of(fields, max_statements)
     vectors = embedder.encode([s.text for s in statements])
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     article = Article(
