@@ -112,10 +112,12 @@ class Store(abc.ABC):
         """
 
     def put_articles(
-        self, items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]]
+        self,
+        items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]],
+        if_changed: bool = False,
     ) -> list[PutResult]:
         """Several articles; each is atomic on its own. Backends may write a batch at once."""
-        return [self.put_article(*item) for item in items]
+        return [self.put_article(*item, if_changed=if_changed) for item in items]
 
     @abc.abstractmethod
     def delete_article(self, article_id: str) -> bool:

@@ -117,24 +117,50 @@ class RedisStore(Store):
         vectors: np.ndarray,
         if_changed: bool = False,
     ) -> PutResult:
+        created, seq, unchanged = self._call(
+            self._put, **self._put_call(article, statements, vectors, if_changed)
+        )
+        return PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+
+    def put_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]],
+        if_changed: bool = False,
+    ) -> list[PutResult]:
+        """One round trip for a batch: the scripts go down one pipeline, each still atomic on
+        its own (no MULTI: an article never waits for the rest of the batch to be whole)."""
+        if not items:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for article, statements, vectors in items:
+            self._put(client=pipe, **self._put_call(article, statements, vectors, if_changed))
+        replies = self._call(pipe.execute)
+        return [
+            PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+            for created, seq, unchanged in replies
+        ]
+
+    def _put_call(
+        self,
+        article: Article,
+        statements: Sequence[Statement],
+        vectors: np.ndarray,
+        if_changed: bool,
+    ) -> dict[str, Any]:
         if len(statements) != len(vectors):
             raise ValueError("one vector per statement is required")
         rows = [[s.start, s.end, s.context_start, s.context_end, s.text] for s in statements]
         blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-        created, seq, unchanged = self._call(
-            self._put,
-            keys=self._article_keys(article.id),
-            args=[
-                article.id,
-                json.dumps(article.meta()),
-                article.text or "",
-                json.dumps(rows),
-                blob,
-                article.content_hash,
-                "1" if if_changed else "0",
-            ],
-        )
-        return PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+        args = [
+            article.id,
+            json.dumps(article.meta()),
+            article.text or "",
+            json.dumps(rows),
+            blob,
+            article.content_hash,
+            "1" if if_changed else "0",
+        ]
+        return {"keys": self._article_keys(article.id), "args": args}
 
     def delete_article(self, article_id: str) -> bool:
         seq = self._call(self._delete, keys=self._article_keys(article_id), args=[article_id])

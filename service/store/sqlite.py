@@ -187,12 +187,14 @@ class SQLiteStore(Store):
             return self._put(conn, article, statements, vectors, if_changed)
 
     def put_articles(
-        self, items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]]
+        self,
+        items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]],
+        if_changed: bool = False,
     ) -> list[PutResult]:
         """Many articles in one transaction: one fsync per batch instead of one per article,
         which is what makes bulk loading a million statements take minutes, not hours."""
         with self._write() as conn:
-            return [self._put(conn, *item) for item in items]
+            return [self._put(conn, *item, if_changed=if_changed) for item in items]
 
     def _put(
         self,
