@@ -111,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
         help="model threads (default: every core this process may use; FACTCHECK_THREADS is "
         "the serving workers' setting)",
     )
+    ingest.add_argument(
+        "--chunk",
+        type=int,
+        default=4096,
+        metavar="STATEMENTS",
+        help="statements embedded and written together (default 4096): an interrupt loses "
+        "at most one chunk, which a rerun adds",
+    )
     ingest.set_defaults(run=_ingest)
 
     check = command(
@@ -315,7 +323,9 @@ def _ingest(args: argparse.Namespace) -> int:
                 yield Source(record.fields, record.origin)
 
     try:
-        ingest_records(store, embedder, records(), limits, done, reject)
+        ingest_records(
+            store, embedder, records(), limits, done, reject, chunk_statements=max(args.chunk, 1)
+        )
     except KeyboardInterrupt:
         bar.close()
         print(

@@ -423,7 +423,7 @@ def test_eval_finds_gold_evidence_in_the_top_three(
 ARGUMENTS = {
     (): ["serve", "ingest", "check", "eval", "index", "--help", "--version"],
     ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
-    ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
+    ("ingest",): ["PATH", "--source", "--quiet", "--threads", "--chunk", "--store", "--help"],
     ("check",): [
         "claim",
         "--top-k",
