@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
         "beside them), .json (an object or a list), .jsonl (one object a line; a bad line is "
         "reported with its number and the rest still go in), .html/.htm (a saved web page: "
         "its article body, title, outlet and date are extracted, the boilerplate left out). "
+        "A bulk load: the API's own rules for every record, the statements of a chunk of "
+        "articles embedded together on every core and written at once, the input streamed. "
+        "Idempotent by content hash: after an interrupt, run it again to add the rest. "
         "Ends with a count of created, replaced, unchanged and rejected articles.",
         "  factcheck ingest examples/sample-corpus.jsonl\n"
         "  factcheck ingest --source 'My Desk' notes/ saved-page.html",
