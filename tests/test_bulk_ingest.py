@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from service.cli import EXIT_OK, main
+from service.cli import EXIT_FAILURE, EXIT_OK, main
 from service.core.bulk_ingest import Source, ingest_records
 from service.core.embed import Embedder
 from service.core.ingest import IngestResult, Limits
@@ -179,3 +180,37 @@ def test_a_killed_run_leaves_whole_articles_and_a_rerun_adds_the_rest(
     assert counts["created"] == total - written
     assert counts["statements"] == 2 * (total - written)
     assert assert_whole(opened) == total
+
+
+@pytest.mark.parametrize(("reply", "named"), [("NOREPLICAS", "NOREPLICAS"), ("OOM", "maxmemory")])
+def test_a_redis_refusing_a_chunk_is_one_error_line_not_a_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: Embedder,
+    reply: str,
+    named: str,
+) -> None:
+    """A chunk goes down one pipeline, whose errors name the command first: the refusal
+    must still be recognised as one (exit 1, "Redis refuses writes")."""
+    from tests.private_redis import PrivateRedis
+
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        if reply == "OOM":
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", "1")
+        else:  # min-replicas-to-write with no replica: every write is NOREPLICAS
+            admin.config_set("min-replicas-to-write", "1")
+        monkeypatch.delenv("FACTCHECK_STORE", raising=False)
+        monkeypatch.setenv("FACTCHECK_REDIS_PREFIX", "bulk-refused")
+        path = write_records(tmp_path / "few.jsonl", 4)
+        capsys.readouterr()
+        code = main(["ingest", "--quiet", "--store", server.url, str(path)])
+        err = capsys.readouterr().err
+        admin.close()
+    finally:
+        server.stop()
+    assert code == EXIT_FAILURE
+    assert re.search(rf"^factcheck: error: Redis refuses writes: .*{named}", err, re.M), err

@@ -104,7 +104,8 @@ class RedisStore(Store):
             # replica (after a failover), persistence failing (MISCONF), too few replicas
             # (min-replicas-to-write: NOREPLICAS), or an ACL user without write commands
             # (NOPERM). Retry later: 503.
-            text = str(exc)
+            # A pipeline's error names the command first: the reply's own code follows.
+            text = str(exc).split(" of pipeline caused error: ", 1)[-1]
             refused = isinstance(exc, _REFUSALS) or text.startswith(_REFUSAL_CODES)
             if refused or _SCRIPT_NOPERM in text:
                 raise StoreRefusingWrites(f"Redis refuses writes: {text[:80]}") from exc
@@ -129,8 +130,8 @@ class RedisStore(Store):
     ) -> list[PutResult]:
         """One round trip for a batch: the scripts go down one pipeline, each still atomic on
         its own (no MULTI: an article never waits for the rest of the batch to be whole)."""
-        if not items:
-            return []
+        if len(items) < 2:  # an API write: the plain script call
+            return [self.put_article(*item, if_changed=if_changed) for item in items]
         pipe = self.client.pipeline(transaction=False)
         for article, statements, vectors in items:
             self._put(client=pipe, **self._put_call(article, statements, vectors, if_changed))
