@@ -372,7 +372,12 @@ def test_the_cli_reuses_the_process_model(
 ) -> None:
     code, _, _ = run(capsys, "check", "--store", indexed, "octopus hearts")
     assert code == EXIT_OK
-    assert list(embed._cache.values()) == [model]  # one model in the process, the session's
+    # check answers with the session's model; `ingest` (the fixture) loads one more only for
+    # its own thread count (every core): the same model otherwise, once per thread count.
+    assert embed.get_embedder() is model
+    keys = list(embed._cache)
+    assert len({key[3] for key in keys}) == len(keys)  # key[3]: threads
+    assert {key[:3] + key[4:] for key in keys} == {keys[0][:3] + keys[0][4:]}
 
 
 # --- eval ---------------------------------------------------------------------------------
@@ -423,7 +428,7 @@ def test_eval_finds_gold_evidence_in_the_top_three(
 ARGUMENTS = {
     (): ["serve", "ingest", "check", "eval", "index", "--help", "--version"],
     ("serve",): ["--bind", "--workers", "--allow-open-writes", "--store", "--help"],
-    ("ingest",): ["PATH", "--source", "--quiet", "--store", "--help"],
+    ("ingest",): ["PATH", "--source", "--quiet", "--threads", "--chunk", "--store", "--help"],
     ("check",): [
         "claim",
         "--top-k",

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
 
 from schemas.articles import ArticleCreateSchema
 from service.config import Config
@@ -126,6 +129,26 @@ def ingest_article(
     Without an id, the content hash identifies the article (same content -> same id). With an
     id, new content under that id replaces the old article.
     """
+    planned = plan_article(store, fields, max_statements)
+    if isinstance(planned, IngestResult):
+        return planned
+    vectors = embedder.encode([s.text for s in planned.statements])
+    return store_planned(store, [(planned, vectors)])[0]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An article validated and segmented, not yet embedded nor stored."""
+
+    article: Article
+    statements: list[Statement]
+
+
+def plan_article(
+    store: Store, fields: dict[str, Any], max_statements: int = 2000
+) -> Planned | IngestResult:
+    """The article to write for valid fields, or its "unchanged" result when the store already
+    holds this content (then nothing needs embedding: reruns of a bulk load are cheap)."""
     _encodable(fields)
     digest = content_hash(fields)
     article_id = fields.get("id")
@@ -137,7 +160,6 @@ def ingest_article(
 
     text = fields["text"]
     statements = statements_of(fields, max_statements)
-    vectors = embedder.encode([s.text for s in statements])
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     article = Article(
         id=article_id,
@@ -152,9 +174,24 @@ def ingest_article(
         created_at=existing.created_at if existing else now,
         updated_at=now,
     )
-    # The store compares again inside the write: a concurrent identical POST may have written
-    # the same content since the check above, which makes this one unchanged, not a replace.
-    result = store.put_article(article, statements, vectors, if_changed=True)
-    if result.unchanged:
-        return IngestResult(store.get_article(article_id, with_text=False) or article, "unchanged")
-    return IngestResult(article, "created" if result.created else "replaced")
+    return Planned(article, statements)
+
+
+def store_planned(store: Store, items: Sequence[tuple[Planned, np.ndarray]]) -> list[IngestResult]:
+    """Write planned articles with their vectors (one transaction where the store allows it;
+    each article atomic either way) and say what became of each."""
+    # The store compares again inside the write: a concurrent identical POST (or an earlier
+    # record of the same bulk chunk) may have written the same content since the plan, which
+    # makes this one unchanged, not a replace.
+    results = store.put_articles(
+        [(p.article, p.statements, vectors) for p, vectors in items], if_changed=True
+    )
+    out = []
+    for (planned, _), result in zip(items, results, strict=True):
+        article = planned.article
+        if result.unchanged:
+            stored = store.get_article(article.id, with_text=False)
+            out.append(IngestResult(stored or article, "unchanged"))
+        else:
+            out.append(IngestResult(article, "created" if result.created else "replaced"))
+    return out

@@ -104,7 +104,8 @@ class RedisStore(Store):
             # replica (after a failover), persistence failing (MISCONF), too few replicas
             # (min-replicas-to-write: NOREPLICAS), or an ACL user without write commands
             # (NOPERM). Retry later: 503.
-            text = str(exc)
+            # A pipeline's error names the command first: the reply's own code follows.
+            text = str(exc).split(" of pipeline caused error: ", 1)[-1]
             refused = isinstance(exc, _REFUSALS) or text.startswith(_REFUSAL_CODES)
             if refused or _SCRIPT_NOPERM in text:
                 raise StoreRefusingWrites(f"Redis refuses writes: {text[:80]}") from exc
@@ -117,24 +118,50 @@ class RedisStore(Store):
         vectors: np.ndarray,
         if_changed: bool = False,
     ) -> PutResult:
+        created, seq, unchanged = self._call(
+            self._put, **self._put_call(article, statements, vectors, if_changed)
+        )
+        return PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+
+    def put_articles(
+        self,
+        items: Sequence[tuple[Article, Sequence[Statement], np.ndarray]],
+        if_changed: bool = False,
+    ) -> list[PutResult]:
+        """One round trip for a batch: the scripts go down one pipeline, each still atomic on
+        its own (no MULTI: an article never waits for the rest of the batch to be whole)."""
+        if len(items) < 2:  # an API write: the plain script call
+            return [self.put_article(*item, if_changed=if_changed) for item in items]
+        pipe = self.client.pipeline(transaction=False)
+        for article, statements, vectors in items:
+            self._put(client=pipe, **self._put_call(article, statements, vectors, if_changed))
+        replies = self._call(pipe.execute)
+        return [
+            PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+            for created, seq, unchanged in replies
+        ]
+
+    def _put_call(
+        self,
+        article: Article,
+        statements: Sequence[Statement],
+        vectors: np.ndarray,
+        if_changed: bool,
+    ) -> dict[str, Any]:
         if len(statements) != len(vectors):
             raise ValueError("one vector per statement is required")
         rows = [[s.start, s.end, s.context_start, s.context_end, s.text] for s in statements]
         blob = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
-        created, seq, unchanged = self._call(
-            self._put,
-            keys=self._article_keys(article.id),
-            args=[
-                article.id,
-                json.dumps(article.meta()),
-                article.text or "",
-                json.dumps(rows),
-                blob,
-                article.content_hash,
-                "1" if if_changed else "0",
-            ],
-        )
-        return PutResult(created=bool(created), version=int(seq), unchanged=bool(unchanged))
+        args = [
+            article.id,
+            json.dumps(article.meta()),
+            article.text or "",
+            json.dumps(rows),
+            blob,
+            article.content_hash,
+            "1" if if_changed else "0",
+        ]
+        return {"keys": self._article_keys(article.id), "args": args}
 
     def delete_article(self, article_id: str) -> bool:
         seq = self._call(self._delete, keys=self._article_keys(article_id), args=[article_id])
