@@ -11,7 +11,6 @@ embedded again); a second article under an id the batch already wrote replaces i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -24,7 +23,9 @@ from service.core.ingest import (
     Rejected,
     _encodable,
     content_hash,
+    new_article,
     statements_of,
+    utc_now,
     validate_article,
 )
 from service.core.segment import Statement
@@ -55,7 +56,7 @@ def ingest_records(
     writes: list[_Write] = []
     pending: dict[str, _Write] = {}  # id -> the batch's latest write under it
     same_as: dict[int, int] = {}  # record -> the earlier record whose article it repeats
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_now()
     for index, raw in enumerate(records):
         try:
             fields = validate_article(raw, limits)
@@ -79,19 +80,7 @@ def ingest_records(
             outcomes[index] = exc
             continue
         before = earlier.article if earlier else existing
-        article = Article(
-            id=article_id,
-            title=fields["title"],
-            source=fields["source"],
-            url=fields.get("url"),
-            published_at=fields.get("published_at"),
-            language=fields.get("language"),
-            text=fields["text"],
-            content_hash=digest,
-            statement_count=len(statements),
-            created_at=before.created_at if before else now,
-            updated_at=now,
-        )
+        article = new_article(fields, article_id, digest, len(statements), before, now)
         pending[article_id] = write = _Write(index, article, statements)
         writes.append(write)
     _write(store, embedder, writes, outcomes)

@@ -158,23 +158,38 @@ def plan_article(
     if existing is not None and existing.content_hash == digest:
         return IngestResult(existing, "unchanged")
 
-    text = fields["text"]
     statements = statements_of(fields, max_statements)
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    article = Article(
+    article = new_article(fields, article_id, digest, len(statements), existing, utc_now())
+    return Planned(article, statements)
+
+
+def utc_now() -> str:
+    """The time an article is written, as it is stored: ISO 8601 seconds, Z."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_article(
+    fields: dict[str, Any],
+    article_id: str,
+    digest: str,
+    statement_count: int,
+    replacing: Article | None,
+    now: str,
+) -> Article:
+    """The article to write for valid fields: a replacement keeps its creation time."""
+    return Article(
         id=article_id,
         title=fields["title"],
         source=fields["source"],
         url=fields.get("url"),
         published_at=fields.get("published_at"),
         language=fields.get("language"),
-        text=text,
+        text=fields["text"],
         content_hash=digest,
-        statement_count=len(statements),
-        created_at=existing.created_at if existing else now,
+        statement_count=statement_count,
+        created_at=replacing.created_at if replacing else now,
         updated_at=now,
     )
-    return Planned(article, statements)
 
 
 def store_planned(store: Store, items: Sequence[tuple[Planned, np.ndarray]]) -> list[IngestResult]:
