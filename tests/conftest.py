@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,30 @@ def app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Callable[..., Flask]]:
+    """Apps with extra settings, spec-checking clients, on the test's fresh store (each
+    backend); their stores are closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        url, prefix = store_url
+        application = create_app({"store": url, "redis_prefix": prefix, **settings})
+        application.test_client_class = SpecCheckingClient
+        apps.append(application)
+        return application
+
+    yield make
+    for application in apps:
+        application.extensions["factcheck"].store.close()
+
+
+@pytest.fixture
+def make_client(make_app: Callable[..., Flask]) -> Callable[..., FlaskClient]:
+    """A spec-checking client of an app with extra settings, on a fresh store per backend."""
+    return lambda **settings: make_app(**settings).test_client()
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
@@ -20,25 +19,6 @@ from tests.live import LiveServer, free_port
 
 KEY = "k-access-5e1f"
 ARTICLE = {"id": "weir", "title": "Weir", "source": "Desk", "text": "The weir was rebuilt in 1974."}
-
-
-@pytest.fixture
-def make_client(
-    store_url: tuple[str, str], embedder: Embedder
-) -> Iterator[Callable[..., FlaskClient]]:
-    """A spec-checking client of an app with extra settings, on a fresh store per backend."""
-    apps: list[Flask] = []
-
-    def make(**settings: Any) -> FlaskClient:
-        url, prefix = store_url
-        app = create_app({"store": url, "redis_prefix": prefix, **settings})
-        app.test_client_class = SpecCheckingClient
-        apps.append(app)
-        return app.test_client()
-
-    yield make
-    for app in apps:
-        app.extensions["factcheck"].store.close()
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ fields, and one problem type for every 422."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,31 +12,12 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
-from service.core.embed import Embedder
-from tests.conftest import SpecCheckingClient
 from tests.test_input import BODY, _spec_accepts, article, assert_problem, page
 from tests.test_input_attack import post_json
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 # Host: one trailing dot is the same name, two are none; a listed entry can always match.
-
-
-@pytest.fixture
-def make_app(store_url: tuple[str, str], embedder: Embedder) -> Iterator[Callable[..., Flask]]:
-    apps: list[Flask] = []
-
-    def make(**settings: Any) -> Flask:
-        url, prefix = store_url
-        app = create_app({"store": url, "redis_prefix": prefix, **settings})
-        app.test_client_class = SpecCheckingClient
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["factcheck"].store.close()
 
 
 @sqlite_only

@@ -6,12 +6,11 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
@@ -22,29 +21,10 @@ from service.cli import open_writes_refusal
 from service.config import Config
 from service.core.embed import Embedder
 from service.logs import JsonFormatter
-from tests.conftest import REDIS_URL, SpecCheckingClient, delete_prefix, redis_available
+from tests.conftest import REDIS_URL, delete_prefix, redis_available
 
 KEY, OTHER_KEY = "k-4c1d9a0e7f", "k-other-22b8"
 ARTICLE = {"id": "dam", "title": "Dam", "source": "Desk", "text": "The river dam opened in 1990."}
-
-
-@pytest.fixture
-def make_client(
-    store_url: tuple[str, str], embedder: Embedder
-) -> Iterator[Callable[..., FlaskClient]]:
-    """A spec-checking client of an app with extra settings, on a fresh store per backend."""
-    apps: list[Flask] = []
-
-    def make(**settings: Any) -> FlaskClient:
-        url, prefix = store_url
-        app = create_app({"store": url, "redis_prefix": prefix, **settings})
-        app.test_client_class = SpecCheckingClient
-        apps.append(app)
-        return app.test_client()
-
-    yield make
-    for app in apps:
-        app.extensions["factcheck"].store.close()
 
 
 def bearer(key: str) -> dict[str, str]:
