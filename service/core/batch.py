@@ -20,11 +20,13 @@ from service.core.embed import Embedder
 from service.core.ingest import (
     IngestResult,
     Limits,
+    Planned,
     Rejected,
     _encodable,
     content_hash,
     new_article,
     statements_of,
+    store_planned,
     utc_now,
     validate_article,
 )
@@ -124,11 +126,10 @@ def _write(
     vectors = _encode(embedder, [s.text for w in writes for s in w.statements])
     bounds = np.cumsum([0] + [len(w.statements) for w in writes])
     items = [
-        (w.article, w.statements, vectors[bounds[i] : bounds[i + 1]]) for i, w in enumerate(writes)
+        (Planned(w.article, w.statements), vectors[bounds[i] : bounds[i + 1]])
+        for i, w in enumerate(writes)
     ]
-    for w, result in zip(writes, store.put_articles(items, if_changed=True), strict=True):
-        if result.unchanged:  # a concurrent writer stored this content first
-            found = store.get_article(w.article.id, with_text=False) or w.article
-            outcomes[w.index] = IngestResult(found, "unchanged")
-        else:
-            outcomes[w.index] = IngestResult(w.article, "created" if result.created else "replaced")
+    # The write and what became of each article, as for one POST (store_planned compares the
+    # content again inside the write: a concurrent writer may have stored it first).
+    for w, result in zip(writes, store_planned(store, items), strict=True):
+        outcomes[w.index] = result
