@@ -23,10 +23,9 @@ import numpy as np
 
 from bench.corpus import BenchArticle, articles
 from service.core.ingest import content_hash
-from service.core.segment import Statement
 from service.store import open_store
-from service.store.base import Article
 from service.store.bulk import Item, bulk_load
+from service.types import Article, Statement
 
 CREATED = "2026-01-01T00:00:00Z"
 NOISE = 0.3  # norm of the noise added to a pool vector before renormalising

@@ -32,7 +32,7 @@ from service.core.index import StatementIndex
 from service.core.segment import segment
 from service.documents import expand, read_records
 from service.evaluation import DEV_SETS, fold, is_answerable, is_unrelated, key_matches, load_claims
-from service.store.base import IndexData
+from service.types import IndexData
 
 POOL = 50  # the check's candidate pool (search.CANDIDATES) for top_k 10
 KEEP = 0.99  # share of each dev set's answerable claims the threshold must keep

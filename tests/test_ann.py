@@ -16,8 +16,9 @@ from service.core.embed import Embedder
 from service.core.index import Filters, StatementIndex
 from service.core.search import rank
 from service.core.synced import SyncedIndex
-from service.store import Article, IndexData, Store
+from service.store import Store
 from service.store.sqlite import SQLiteStore
+from service.types import Article, IndexData
 from tests.test_index import unit
 
 DIM = 32

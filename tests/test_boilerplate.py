@@ -15,7 +15,8 @@ from service.core.boilerplate import (
     strip_prefix,
     strip_suffix,
 )
-from service.core.segment import MAX_STATEMENT_CHARS, Statement, segment
+from service.core.segment import MAX_STATEMENT_CHARS, segment
+from service.types import Statement
 from tests.conftest import SEEDS, requires_seeds
 from tests.test_segment import check_invariants
 

@@ -13,7 +13,7 @@ from service.core.evidence import MODEL_PATH, load_model
 from service.core.features import DECISION_FEATURES, FEATURES, name_terms
 from service.core.index import StatementIndex
 from service.core.lexical import tokenize
-from service.store.base import IndexData
+from service.types import IndexData
 
 ARTICLES = [
     {

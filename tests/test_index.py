@@ -16,9 +16,10 @@ from service.core.lexical import tokenize
 from service.core.search import CONTEXT_WEIGHT, LEXICAL_WEIGHT, Options, check_claim
 from service.core.segment import segment
 from service.core.synced import SyncedIndex
-from service.store import Article, IndexData, Store, open_store
+from service.store import Store, open_store
 from service.store.redis import RedisStore
 from service.store.sqlite import SQLiteStore
+from service.types import Article, IndexData
 
 DIM = 8
 WORDS = [

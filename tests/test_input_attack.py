@@ -17,7 +17,7 @@ from service.core.embed import Embedder
 from service.core.ingest import Rejected, ingest_article
 from service.core.segment import segment
 from service.store import Store, open_store
-from service.store.base import Article
+from service.types import Article
 from tests.test_input import BODY, _spec_accepts, article, assert_problem, page
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.core.segment import MAX_STATEMENT_CHARS, Statement, segment
+from service.core.segment import MAX_STATEMENT_CHARS, segment
+from service.types import Statement
 from tests.conftest import SEEDS, requires_seeds
 
 _WORD = re.compile(r"\w")

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.core.segment import Statement, segment
-from service.store import Article, PutResult, Store, StoreUnavailable, open_store
+from service.core.segment import segment
+from service.store import PutResult, Store, StoreUnavailable, open_store
+from service.types import Article, Statement
 
 DIM = 8
 

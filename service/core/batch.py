@@ -30,8 +30,8 @@ from service.core.ingest import (
     utc_now,
     validate_article,
 )
-from service.core.segment import Statement
-from service.store.base import Article, Store
+from service.store.base import Store
+from service.types import Article, Statement
 
 ENCODE_SLICE = 256  # statements per encode call: 4 of the model's batches at the default 64
 Refusal = ma.ValidationError | Rejected

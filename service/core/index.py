@@ -15,7 +15,7 @@ from service.core.ann import AnnIndex, statement_key
 from service.core.features import Candidates, coverage, name_terms
 from service.core.filters import Filters, local_day, timestamp
 from service.core.lexical import BM25, tokenize
-from service.store.base import IndexData
+from service.types import IndexData
 
 __all__ = ["Filters", "IndexStats", "Key", "StatementIndex", "local_day", "timestamp"]
 

@@ -18,8 +18,9 @@ import numpy as np
 from schemas.articles import ArticleCreateSchema
 from service.config import Config
 from service.core.embed import Embedder
-from service.core.segment import Statement, segment
-from service.store.base import Article, Store
+from service.core.segment import segment
+from service.store.base import Store
+from service.types import Article, Statement
 
 CONTENT_FIELDS = ("title", "text", "source", "url", "published_at", "language")
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from service.core.lexical import tokenize
 from service.core.outlets import count_groups, credits, same_outlet, shared_origin
-from service.store.base import Article, Hit, Store
+from service.store.base import Store
+from service.types import Article, Hit
 
 # Articles whose credits (service.core.outlets) are kept per process; oldest out first.
 CREDIT_CACHE_SIZE = 4096

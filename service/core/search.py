@@ -17,7 +17,8 @@ from service.core.options import DEFAULT_MIN_SCORE, Options, options_from
 from service.core.provenance import Corroboration, matched_terms, provenance
 from service.core.synced import SyncedIndex
 from service.core.wording import EMPTY_INDEX, FILTERED_OUT, summary
-from service.store.base import Hit, Store
+from service.store.base import Store
+from service.types import Hit
 
 __all__ = [
     "DEFAULT_MIN_SCORE",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
 
 import pysbd
 
 from service.core import boilerplate
+from service.types import Statement
 
 # A statement needs at least one letter or digit: lone punctuation or bullets are not claims.
 _WORD = re.compile(r"\w")
@@ -22,18 +22,6 @@ MAX_STATEMENT_CHARS = 1000
 # long paragraphs go to it in pieces cut at a sentence end; each piece stays cheap.
 PYSBD_CHUNK_CHARS = 4000
 _CHUNK_CUT = re.compile(r"[.!?…][\"'”’)\]]*\s+")
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One sentence of an article and where it stands in the article's text."""
-
-    position: int
-    start: int
-    end: int
-    text: str
-    context_start: int
-    context_end: int
 
 
 # pysbd's Segmenter keeps the text it is splitting on itself (segment() sets

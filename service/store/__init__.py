@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from service.store.base import (
-    Article,
     Changes,
-    Hit,
-    IndexData,
     PutResult,
     Store,
     StoreRefusingWrites,
@@ -14,10 +11,7 @@ from service.store.base import (
 )
 
 __all__ = [
-    "Article",
     "Changes",
-    "Hit",
-    "IndexData",
     "PutResult",
     "Store",
     "StoreRefusingWrites",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.core.segment import Statement
+from service.types import Article, Hit, IndexData, Statement
 
 
 class StoreUnavailable(RuntimeError):
@@ -25,48 +25,6 @@ class StoreUnavailable(RuntimeError):
 class StoreRefusingWrites(StoreUnavailable):
     """The store answers but refuses writes: out of memory, a read-only replica or file,
     persistence failing. Reads may still work; writes may be retried once it is fixed."""
-
-
-@dataclass(frozen=True)
-class Article:
-    """An article's metadata and (when loaded) its text."""
-
-    id: str
-    title: str
-    source: str
-    content_hash: str
-    statement_count: int
-    created_at: str
-    updated_at: str
-    url: str | None = None
-    published_at: str | None = None
-    language: str | None = None
-    text: str | None = None
-
-    def meta(self) -> dict[str, object]:
-        """The fields every backend stores beside the text, as plain JSON-able values."""
-        return {k: v for k, v in self.__dict__.items() if k != "text"}
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A statement resolved for display: where it stands and which article it comes from."""
-
-    article: Article
-    statement: Statement
-    context: str
-
-
-@dataclass(frozen=True)
-class IndexData:
-    """What an index needs of one article: statement texts and vectors, in position order, and
-    the article fields that checks filter on."""
-
-    texts: list[str]
-    vectors: np.ndarray
-    source: str | None = None
-    published_at: str | None = None
-    title: str | None = None  # read with each statement by the evidence model
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from service.core.segment import Statement
-from service.store.base import Article, Store
+from service.store.base import Store
+from service.types import Article, Statement
 
 Item = tuple[Article, Sequence[Statement], np.ndarray]
 

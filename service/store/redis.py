@@ -9,17 +9,14 @@ from typing import Any
 import numpy as np
 import redis
 
-from service.core.segment import Statement
 from service.store.base import (
-    Article,
     Changes,
-    Hit,
-    IndexData,
     PutResult,
     Store,
     StoreRefusingWrites,
     StoreUnavailable,
 )
+from service.types import Article, Hit, IndexData, Statement
 
 # A script runs atomically: the change sequence and the data it announces are written together,
 # so an index that has seen version v has every write up to v (no reader sees half an article).

@@ -12,18 +12,15 @@ from urllib.parse import quote
 
 import numpy as np
 
-from service.core.segment import Statement
 from service.store.base import (
-    Article,
     Changes,
-    Hit,
-    IndexData,
     PutResult,
     Store,
     StoreRefusingWrites,
     StoreUnavailable,
 )
 from service.store.sqlite_failures import failure, read_only
+from service.types import Article, Hit, IndexData, Statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
