@@ -1,3 +1,3 @@
 """gunicorn -c gunicorn.conf.py 'service:create_app()': the settings live in the package."""
 
-from service.gunicorn_conf import *  # noqa: F403
+from service.serving.gunicorn_conf import *  # noqa: F403

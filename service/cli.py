@@ -271,7 +271,7 @@ def _serve(args: argparse.Namespace) -> int:
         "-m",
         "gunicorn",
         "-c",
-        "python:service.gunicorn_conf",
+        "python:service.serving.gunicorn_conf",
         "service:create_app()",
     ]
     os.execv(sys.executable, argv)  # replaces this process; gunicorn handles signals

@@ -104,7 +104,7 @@ def test_onnx_backends_are_preloaded_and_torch_is_not(
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(
-        [sys.executable, "-c", "import service.gunicorn_conf as g; print(g.preload_app)"],
+        [sys.executable, "-c", "import service.serving.gunicorn_conf as g; print(g.preload_app)"],
         env=env,
         capture_output=True,
         text=True,

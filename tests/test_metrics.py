@@ -116,7 +116,8 @@ def test_check_stages_index_size_and_model_load_are_reported(sample_live: LiveSe
 def test_serve_gives_each_server_a_fresh_metrics_directory_and_removes_it() -> None:
     """gunicorn's config, loaded as `factcheck serve` loads it, without the variable set."""
     program = (
-        "import os, service.gunicorn_conf as conf; d = os.environ['PROMETHEUS_MULTIPROC_DIR'];"
+        "import os, service.serving.gunicorn_conf as conf;"
+        "d = os.environ['PROMETHEUS_MULTIPROC_DIR'];"
         "print(d, os.listdir(d)); conf.on_exit(None); print(os.path.exists(d))"
     )
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}

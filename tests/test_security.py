@@ -20,7 +20,7 @@ from service.cli import main as cli_main
 from service.cli import open_writes_refusal
 from service.config import Config
 from service.core.embed import Embedder
-from service.logs import JsonFormatter
+from service.serving.logs import JsonFormatter
 from tests.conftest import REDIS_URL, delete_prefix, redis_available
 
 KEY, OTHER_KEY = "k-4c1d9a0e7f", "k-other-22b8"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.logs import TextFormatter, log_request
+from service.serving.logs import TextFormatter, log_request
 from tests.auth import AUTH_ENV
 from tests.live import ROOT, LiveServer, free_port
 

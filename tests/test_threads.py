@@ -1,4 +1,4 @@
-"""What request threads of one gthread worker share (service/worker.py): used at once from
+"""What request threads of one gthread worker share (service/serving/worker.py): used at once from
 several threads, each gives every thread the answer it gives one thread alone."""
 
 from __future__ import annotations

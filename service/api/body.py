@@ -4,7 +4,7 @@ FACTCHECK_MAX_REQUEST_BYTES is refused with 413 however it is framed.
 werkzeug enforces MAX_CONTENT_LENGTH on a declared Content-Length only; a chunked body
 (``wsgi.input_terminated``) is just cut at the limit, so the app would take its first 2 MiB
 for the whole request. Reading the body here, outside Flask, also means that a client too slow
-to send it (service/worker.py: the read deadline) is answered by the server with 408, not
+to send it (service/serving/worker.py: the read deadline) is answered by the server with 408, not
 by the app's handler for unexpected errors with 500.
 """
 

@@ -9,7 +9,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from service.logs import log_request
+from service.serving.logs import log_request
 
 access_log = logging.getLogger("factcheck.access")
 

@@ -2,7 +2,7 @@
 latency by stage, index size and model load time.
 
 Under gunicorn every worker is its own process, so the counters live in files under
-PROMETHEUS_MULTIPROC_DIR (set to a fresh directory by service/gunicorn_conf.py before any
+PROMETHEUS_MULTIPROC_DIR (set to a fresh directory by service/serving/gunicorn_conf.py before any
 worker starts) and a scrape, whichever worker answers it, sums all of them. prometheus_client
 picks its storage when first imported, so this module is imported only by create_app, in the
 worker, never by the gunicorn master before the directory is set.

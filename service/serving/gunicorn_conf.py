@@ -26,23 +26,23 @@ if _config.threads > 0:
 # once per worker on the same cores (start-up time). torch does not survive fork reliably, so
 # the torch backend keeps one load per worker.
 preload_app = _config.embed_backend in ("onnx", "onnx-int8")
-# Threads per worker (service/worker.py: gunicorn's gthread worker plus a read deadline per
+# Threads per worker (service/serving/worker.py: gunicorn's gthread worker plus a read deadline per
 # request and problem+json refusals): a client that sends slowly holds one thread, never the
 # process, and callers get HTTP keep-alive. The model still runs one claim at a time per
 # worker (service/core/embed.py), on FACTCHECK_THREADS threads.
-worker_class = "service.worker.Worker"
+worker_class = "service.serving.worker.Worker"
 threads = max(_config.worker_threads, 1)
 keepalive = 5
 # Ingesting the largest accepted article (embedding ~1000 statements) fits well inside this.
 timeout = 120
 # A stand-in only: gunicorn caps this setting at 8190 (0 = unlimited). The worker sets the
-# real bound (service.worker.request_line_limit: a GET check of the longest claim fits).
+# real bound (service.serving.worker.request_line_limit: a GET check of the longest claim fits).
 limit_request_line = 8190
 graceful_timeout = 20
 # No runtime control socket: several instances may share a machine, and it is one more
 # way in that nobody uses here.
 control_socket_disable = True
-# The app logs every request itself (service/logs.py: JSON with the request id and the
+# The app logs every request itself (service/serving/logs.py: JSON with the request id and the
 # worker's pid, and never the query string, which carries a GET check's claim); gunicorn's
 # own access line would repeat it with the claim in it.
 accesslog = None
@@ -52,7 +52,7 @@ loglevel = _config.log_level.lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"app": {"()": "service.logs.formatter", "kind": _config.log_format}},
+    "formatters": {"app": {"()": "service.serving.logs.formatter", "kind": _config.log_format}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",

@@ -181,7 +181,7 @@ def problem_response(status: int, title: str, detail: str) -> bytes:
 
 class Worker(ThreadWorker):
     """gunicorn's gthread worker with a read deadline, a bounded request line and problem+json
-    refusals (set as worker_class in service/gunicorn_conf.py)."""
+    refusals (set as worker_class in service/serving/gunicorn_conf.py)."""
 
     def init_process(self) -> None:
         config = Config.from_env()

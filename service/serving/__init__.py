@@ -1,0 +1,1 @@
+"""Running the app under gunicorn."""
