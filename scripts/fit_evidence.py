@@ -31,7 +31,14 @@ from service.core.features import DECISION_FEATURES, FEATURES, decision_inputs, 
 from service.core.index import StatementIndex
 from service.core.segment import segment
 from service.documents import expand, read_records
-from service.evaluation import DEV_SETS, fold, is_answerable, is_unrelated, key_matches, load_claims
+from service.evaluation.run import (
+    DEV_SETS,
+    fold,
+    is_answerable,
+    is_unrelated,
+    key_matches,
+    load_claims,
+)
 from service.types import IndexData
 
 POOL = 50  # the check's candidate pool (search.CANDIDATES) for top_k 10

@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 
 from service.config import Config
-from service.evaluation import DEV_SETS
+from service.evaluation.run import DEV_SETS
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -413,7 +413,7 @@ def _build_ann(_args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from service import evaluation
+    from service.evaluation import run as evaluation
 
     if len(args.corpus) != len(args.claims):
         print(

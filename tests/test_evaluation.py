@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from service import evaluation
-from service.baselines import BM25Baseline, DenseBaseline, Ranking
 from service.cli import EXIT_FAILURE, EXIT_OK, main
 from service.core.embed import Embedder
-from service.evaluation import METRICS, below_baselines, evaluate, format_table, score
+from service.evaluation import run as evaluation
+from service.evaluation.baselines import BM25Baseline, DenseBaseline, Ranking
+from service.evaluation.run import METRICS, below_baselines, evaluate, format_table, score
 from tests.conftest import ROOT, SAMPLE_CORPUS
 
 SAMPLE_CLAIMS = ROOT / "examples" / "sample-claims.jsonl"

@@ -1,4 +1,4 @@
-"""Retrieval quality gates, measured with the real service (`service.evaluation`)."""
+"""Retrieval quality gates, measured with the real service (`service.evaluation.run`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from service import create_app
 from service.core.embed import Embedder
 from service.documents import Record, expand, read_records
-from service.evaluation import below_baselines, evaluate, load_claims
+from service.evaluation.run import below_baselines, evaluate, load_claims
 from tests.conftest import SHARED, requires_seeds
 
 
@@ -49,7 +49,7 @@ def test_seed_claims_meet_the_evidence_quality_bar() -> None:
 def test_gold_keys_name_articles_exactly_or_by_file_prefix(
     gold_key: str, record_key: str, matches: bool
 ) -> None:
-    from service.evaluation import key_matches
+    from service.evaluation.run import key_matches
 
     assert key_matches(record_key, gold_key) is matches
 

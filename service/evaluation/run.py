@@ -3,7 +3,7 @@
 The corpus is ingested through the HTTP API (the app's test client on a temporary SQLite
 store) and every claim is checked through ``POST /v1/check``, so the figures are the
 service's own. In the same run, the statements the service stored are read back from its store
-and ranked by two baselines (``service.baselines``: bm25s, and bare sentence-transformers
+and ranked by two baselines (``service.evaluation.baselines``: bm25s, and bare sentence-transformers
 ``util.semantic_search`` with the service's model), and all three systems' answers are scored
 by one function. Claims are JSON Lines: ``{"claim", "stance", "gold": [[corpus_key,
 substring]]}``; matching follows ``../shared/eval/README.md``.
@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.baselines import BM25Baseline, DenseBaseline, Ranking, Statement
 from service.documents import Record, expand, read_records
+from service.evaluation.baselines import BM25Baseline, DenseBaseline, Ranking, Statement
 
 TOP = 10
 FACTCHECK = "factcheck"
