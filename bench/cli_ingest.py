@@ -44,7 +44,7 @@ def statements_of(corpus: Path) -> list[str]:
     from service.config import Config
     from service.core.ingest import Limits, validate_article
     from service.core.segment import segment
-    from service.documents import read_records
+    from service.documents.files import read_records
 
     limits = Limits.of(Config())
     texts: list[str] = []

@@ -30,7 +30,7 @@ from service.core.evidence import MODEL_PATH
 from service.core.features import DECISION_FEATURES, FEATURES, decision_inputs, features
 from service.core.index import StatementIndex
 from service.core.segment import segment
-from service.documents import expand, read_records
+from service.documents.files import expand, read_records
 from service.evaluation.run import (
     DEV_SETS,
     fold,

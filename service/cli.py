@@ -285,7 +285,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from service.core.bulk_ingest import Source, ingest_records
     from service.core.embed import get_embedder
     from service.core.ingest import IngestResult, Limits
-    from service.documents import count_records, each_record, expand
+    from service.documents.files import count_records, each_record, expand
     from service.store import open_store
 
     config = Config.from_env()

@@ -22,7 +22,7 @@ from service.core.bulk_ingest import Source, ingest_records
 from service.core.embed import Embedder
 from service.core.ingest import IngestResult, Limits
 from service.core.segment import segment
-from service.documents import read_records
+from service.documents.files import read_records
 from service.store import Store, open_store
 from tests.conftest import ROOT
 from tests.private_redis import wait_until

@@ -1,4 +1,4 @@
-"""service/documents.py: the file readers behind `factcheck ingest` and `factcheck eval`."""
+"""service/documents/files.py: the file readers behind `factcheck ingest` and `factcheck eval`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.articles import ARTICLE_ID
-from service.documents import Record, expand, read_records, safe_id
+from service.documents.files import Record, expand, read_records, safe_id
 
 
 def write(path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ import pytest
 
 from service import create_app
 from service.core.embed import Embedder
-from service.documents import Record, expand, read_records
+from service.documents.files import Record, expand, read_records
 from service.evaluation.run import below_baselines, evaluate, load_claims
 from tests.conftest import SHARED, requires_seeds
 

@@ -1,5 +1,6 @@
 """POST /v1/articles with a web page: `Content-Type: text/html`, the article extracted from
-it (service/htmlpage.py). Query parameters override what the body says, a page's or JSON's."""
+it (service/documents/htmlpage.py). Query parameters override what the body says, a page's
+or JSON's."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from flask import request
 from schemas.articles import ArticleCreateSchema
 from service.api.common import json_body, load, query_args
 from service.api.errors import VALIDATION, ApiError
-from service.charsets import UndecodablePage, decode_page
-from service.htmlpage import NoArticle, article_from_html
+from service.documents.charsets import UndecodablePage, decode_page
+from service.documents.htmlpage import NoArticle, article_from_html
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 OVERRIDES = ("id", "title", "source", "url", "published_at")
@@ -62,7 +63,7 @@ def article_body() -> Any:
 def _page_text() -> str:
     """The body as text: in the Content-Type's charset, else UTF-8 (as the spec says; never
     a guess, which turned one bad byte into "CafÃ©"). 400 when it does not decode, or names
-    no text encoding (service/charsets.py)."""
+    no text encoding (service/documents/charsets.py)."""
     try:
         return decode_page(request.get_data(), request.mimetype_params.get("charset"))
     except UndecodablePage as exc:

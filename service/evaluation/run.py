@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.documents import Record, expand, read_records
+from service.documents.files import Record, expand, read_records
 from service.evaluation.baselines import BM25Baseline, DenseBaseline, Ranking, Statement
 
 TOP = 10

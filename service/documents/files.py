@@ -1,6 +1,6 @@
 """Read article records from files: .txt (with an optional metadata.jsonl beside them), .json
 (one object or a list), .jsonl (one object a line) and .html/.htm (a web page, whose article
-is extracted: service/htmlpage.py). Flask-free; used by the CLI and eval."""
+is extracted: service/documents/htmlpage.py). Flask-free; used by the CLI and eval."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.charsets import UndecodablePage, decode_page
-from service.htmlpage import HTML_SUFFIXES, article_from_html
+from service.documents.charsets import UndecodablePage, decode_page
+from service.documents.htmlpage import HTML_SUFFIXES, article_from_html
 
 SUFFIXES = (".txt", ".json", ".jsonl", *HTML_SUFFIXES)
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
