@@ -76,7 +76,7 @@ def test_check_colours_the_passage_on_request(
 def test_no_color_turns_colour_off_even_on_a_terminal(
     capsys: pytest.CaptureFixture[str], sample_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.report import use_colour
+    from service.cli.report import use_colour
 
     class Terminal:
         def isatty(self) -> bool:

@@ -17,7 +17,6 @@ from service import create_app
 from service.api import auth
 from service.api.headers import SECURITY_HEADERS
 from service.cli import main as cli_main
-from service.cli import open_writes_refusal
 from service.config import Config
 from service.core.embed import Embedder
 from service.serving.logs import JsonFormatter
@@ -114,7 +113,7 @@ def test_keys_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> 
 def test_serve_refuses_open_writes_beyond_loopback(
     bind: str, keys: list[str], refused: bool
 ) -> None:
-    reason = open_writes_refusal(Config(bind=bind), keys)
+    reason = auth.open_writes_refusal(Config(bind=bind), keys)
     assert (reason is not None) is refused
 
 

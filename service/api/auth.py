@@ -2,7 +2,7 @@
 
 Keys come from FACTCHECK_API_KEYS (comma-separated) and/or FACTCHECK_API_KEYS_FILE (one a
 line, `#` comments). With no key configured, writes are open: that is for a laptop, and
-`factcheck serve` refuses to listen beyond loopback that way (service/cli.py).
+`factcheck serve` refuses to listen beyond loopback that way (open_writes_refusal).
 """
 
 from __future__ import annotations
@@ -42,6 +42,21 @@ def load_keys(config: Config) -> list[str]:
             raise ValueError(f"FACTCHECK_API_KEYS_FILE cannot be read: {exc.strerror}") from exc
         keys += [line.split("#", 1)[0].strip() for line in lines]
     return [k for k in dict.fromkeys(keys) if k]
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "unix"}
+
+
+def open_writes_refusal(config: Config, keys: list[str]) -> str | None:
+    """Why serving this way would let anyone on the network change the index, or None."""
+    host = config.bind.rsplit(":", 1)[0].strip("[]")
+    if keys or host in LOOPBACK:
+        return None
+    return (
+        f"refusing to listen on {config.bind} with writes open: no API key is configured. "
+        "Set FACTCHECK_API_KEYS (or FACTCHECK_API_KEYS_FILE), bind 127.0.0.1, or pass "
+        "--allow-open-writes."
+    )
 
 
 def key_id(key: str) -> str:

@@ -70,8 +70,7 @@ logconfig_dict = {
 def on_starting(server: Any) -> None:
     """Refuse open writes on the addresses gunicorn will really listen on: GUNICORN_CMD_ARGS
     (or a config of its own) can override the bind that `factcheck serve` checked."""
-    from service.api.auth import load_keys
-    from service.cli import open_writes_refusal
+    from service.api.auth import load_keys, open_writes_refusal
 
     keys = load_keys(_config)
     for address in server.cfg.bind:
