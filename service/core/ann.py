@@ -214,7 +214,7 @@ def default_directory(store_url: str) -> str:
     """Beside an SQLite store's file; for Redis, a per-URL folder in the user's cache (the
     index is a cache: any replica rebuilds it from the store when it is missing)."""
     if store_url.startswith("sqlite:///") and ":memory:" not in store_url:
-        from service.store.sqlite import path_from_url
+        from service.store.sqlite_connection import path_from_url
 
         return path_from_url(store_url) + ".ann"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

@@ -1,0 +1,89 @@
+"""The SQLite store's tables, and its rows read back as articles and index data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from service.types import Article, IndexData
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT,
+    published_at TEXT,
+    language TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    statement_count INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
+CREATE TABLE IF NOT EXISTS statements (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    context_start INTEGER NOT NULL,
+    context_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (article_id, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
+"""
+
+META_COLUMNS = (
+    "id, title, source, url, published_at, language, content_hash, statement_count, "
+    "created_at, updated_at"
+)
+STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
+
+
+def article_from_row(row: Sequence[object]) -> Article:
+    (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[
+        :10
+    ]
+    return Article(
+        id=str(id_),
+        title=str(title),
+        source=str(source),
+        url=optional_text(url),
+        published_at=optional_text(published_at),
+        language=optional_text(language),
+        content_hash=str(content_hash),
+        statement_count=int(count),  # type: ignore[call-overload]
+        created_at=str(created),
+        updated_at=str(updated),
+        text=str(row[10]) if len(row) > 10 else None,
+    )
+
+
+def optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def index_data_from_rows(
+    rows: Sequence[tuple[str, bytes]],
+    source: str | None,
+    published_at: str | None,
+    title: str | None = None,
+) -> IndexData:
+    if not rows:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    else:
+        vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+    return IndexData(
+        texts=[text for text, _ in rows],
+        vectors=vectors,
+        source=source,
+        published_at=published_at,
+        title=title,
+    )
