@@ -7,106 +7,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import redis
 
-from service.store.base import (
-    Changes,
-    PutResult,
-    Store,
-    StoreRefusingWrites,
-    StoreUnavailable,
+from service.store.base import Changes, PutResult, Store
+from service.store.redis_connection import RedisConnection
+from service.store.redis_schema import (
+    article_from_meta,
+    statements_from_json,
+    vectors_from_blob,
+    without_text,
 )
 from service.types import Article, Hit, IndexData, Statement
 
-# A script runs atomically: the change sequence and the data it announces are written together,
-# so an index that has seen version v has every write up to v (no reader sees half an article).
-_PUT = """
-local old = redis.call('HGET', KEYS[1], 'hash')
-if ARGV[7] == '1' and old == ARGV[6] then
-  return {0, tonumber(redis.call('GET', KEYS[7]) or '0'), 1}
-end
-if old then redis.call('ZREM', KEYS[4], old .. '\\0' .. ARGV[1]) end
-local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'text', ARGV[3], 'hash', ARGV[6])
-redis.call('SET', KEYS[2], ARGV[4])
-redis.call('SET', KEYS[3], ARGV[5])
-redis.call('ZADD', KEYS[4], 0, ARGV[6] .. '\\0' .. ARGV[1])
-redis.call('ZADD', KEYS[5], 0, ARGV[1])
-local seq = redis.call('INCR', KEYS[7])
-redis.call('ZADD', KEYS[6], seq, ARGV[1])
-return {created, seq, 0}
-"""
 
-_DELETE = """
-local old = redis.call('HGET', KEYS[1], 'hash')
-if not old then return 0 end
-redis.call('ZREM', KEYS[4], old .. '\\0' .. ARGV[1])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('ZREM', KEYS[5], ARGV[1])
-local seq = redis.call('INCR', KEYS[7])
-redis.call('ZADD', KEYS[6], seq, ARGV[1])
-return seq
-"""
-
-
-_REFUSALS = (
-    redis.exceptions.OutOfMemoryError,
-    redis.ReadOnlyError,
-    redis.exceptions.NoPermissionError,
-)
-# Replies that redis-py has no class for (or that reach us inside a script's error).
-_REFUSAL_CODES = ("MISCONF", "NOREPLICAS", "NOPERM", "OOM", "READONLY")
-_SCRIPT_NOPERM = "The user executing the script can't run this command"
-
-
-class RedisStore(Store):
+class RedisStore(RedisConnection, Store):
     """Keys under one prefix: art:<id> (hash of meta, text, content hash), stm:<id> (statement
     JSON), vec:<id> (float32 bytes), plus hash-ids (a lex-ordered set of "<content hash>\\0<id>",
     as several ids may hold the same content), the id set, the change set and the sequence
     counter."""
-
-    def __init__(self, url: str, prefix: str = "factcheck", timeout_s: float = 2.0) -> None:
-        self.url = url
-        self.prefix = prefix
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            health_check_interval=30,
-        )
-        self._put = self.client.register_script(_PUT)
-        self._delete = self.client.register_script(_DELETE)
-
-    def _key(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
-    def _article_keys(self, article_id: str) -> list[str]:
-        return [
-            self._key("art", article_id),
-            self._key("stm", article_id),
-            self._key("vec", article_id),
-            self._key("hash-ids"),
-            self._key("ids"),
-            self._key("changes"),
-            self._key("seq"),
-        ]
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc.__class__.__name__}") from exc
-        except redis.ResponseError as exc:
-            # Up but refusing writes: out of memory (maxmemory, noeviction), a read-only
-            # replica (after a failover), persistence failing (MISCONF), too few replicas
-            # (min-replicas-to-write: NOREPLICAS), or an ACL user without write commands
-            # (NOPERM). Retry later: 503.
-            # A pipeline's error names the command first: the reply's own code follows.
-            text = str(exc).split(" of pipeline caused error: ", 1)[-1]
-            refused = isinstance(exc, _REFUSALS) or text.startswith(_REFUSAL_CODES)
-            if refused or _SCRIPT_NOPERM in text:
-                raise StoreRefusingWrites(f"Redis refuses writes: {text[:80]}") from exc
-            raise
 
     def put_article(
         self,
@@ -169,11 +86,11 @@ class RedisStore(Store):
         values = self._call(self.client.hmget, self._key("art", article_id), fields)
         if values[0] is None:
             return None
-        return _article(values[0], values[1] if with_text else None)
+        return article_from_meta(values[0], values[1] if with_text else None)
 
     def get_statements(self, article_id: str) -> list[Statement]:
         raw = self._call(self.client.get, self._key("stm", article_id))
-        return _statements(raw)
+        return statements_from_json(raw)
 
     def get_article_with_statements(
         self, article_id: str
@@ -182,7 +99,9 @@ class RedisStore(Store):
         pipe.hmget(self._key("art", article_id), ["meta", "text"])
         pipe.get(self._key("stm", article_id))
         (meta, text), raw = self._call(pipe.execute)
-        return (_article(meta, text), _statements(raw)) if meta is not None else None
+        return (
+            (article_from_meta(meta, text), statements_from_json(raw)) if meta is not None else None
+        )
 
     def find_by_hash(self, content_hash: str) -> str | None:
         # Members are "<hash>\0<id>": several ids may share a hash, the smallest id answers.
@@ -210,7 +129,7 @@ class RedisStore(Store):
             pipe = self.client.pipeline(transaction=True)
             for article_id in ids:
                 pipe.hget(self._key("art", article_id.decode()), "meta")
-            found += [_article(m, None) for m in self._call(pipe.execute) if m is not None]
+            found += [article_from_meta(m, None) for m in self._call(pipe.execute) if m is not None]
             after = ids[-1].decode()
         return found
 
@@ -246,11 +165,11 @@ class RedisStore(Store):
         for i, article_id in enumerate(article_ids):
             stm, blob, meta = values[3 * i : 3 * i + 3]
             if meta is not None:
-                texts = [s.text for s in _statements(stm)]
+                texts = [s.text for s in statements_from_json(stm)]
                 fields = json.loads(meta)
                 found[article_id] = IndexData(
                     texts=texts,
-                    vectors=_vectors(blob, len(texts)),
+                    vectors=vectors_from_blob(blob, len(texts)),
                     source=fields["source"],
                     published_at=fields.get("published_at"),
                     title=fields.get("title"),
@@ -283,7 +202,7 @@ class RedisStore(Store):
         for i, article_id in enumerate(article_ids):
             (meta, text), stm = values[2 * i], values[2 * i + 1]
             if meta is not None:
-                loaded[article_id] = (_article(meta, text), _statements(stm))
+                loaded[article_id] = (article_from_meta(meta, text), statements_from_json(stm))
         hits: list[Hit | None] = []
         for article_id, position in keys:
             entry = loaded.get(article_id)
@@ -295,7 +214,7 @@ class RedisStore(Store):
             full = article.text or ""
             hits.append(
                 Hit(
-                    article=_without_text(article),
+                    article=without_text(article),
                     statement=s,
                     context=full[s.context_start : s.context_end],
                 )
@@ -304,38 +223,3 @@ class RedisStore(Store):
 
     def count_articles(self) -> int:
         return int(self._call(self.client.zcard, self._key("ids")))
-
-    def ping(self) -> None:
-        self._call(self.client.ping)
-
-    def probe_write(self) -> None:
-        # A tiny key under the prefix that expires by itself: Redis refuses it as it would any
-        # write (OOM under maxmemory, READONLY replica, MISCONF when persistence fails).
-        self._call(self.client.set, self._key("probe"), b"1", px=5000)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def _article(meta: bytes, text: bytes | None) -> Article:
-    fields = json.loads(meta)
-    return Article(**fields, text=text.decode() if text is not None else None)
-
-
-def _without_text(article: Article) -> Article:
-    return Article(**article.meta())  # type: ignore[arg-type]
-
-
-def _statements(raw: bytes | None) -> list[Statement]:
-    if not raw:
-        return []
-    return [
-        Statement(position=i, start=r[0], end=r[1], context_start=r[2], context_end=r[3], text=r[4])
-        for i, r in enumerate(json.loads(raw))
-    ]
-
-
-def _vectors(blob: bytes | None, count: int) -> np.ndarray:
-    if not blob or count == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.frombuffer(blob, dtype=np.float32).reshape(count, -1)
