@@ -5,8 +5,8 @@
 #   docker run -p 8000:8000 factcheck              # embedded SQLite store in /app/data
 #   docker compose up --build                      # with Redis, see docker-compose.yml
 #
-# torch from PyPI is a CUDA build on x86_64; for a much smaller image point pip at a
-# CPU-only wheel index: --build-arg TORCH_PIP_ARGS="--index-url <CPU wheel index URL>".
+# torch comes from PyTorch's CPU-only wheel index by default (the CUDA build PyPI serves on
+# x86_64 is several GB); for the CUDA build: --build-arg TORCH_INDEX_URL=https://pypi.org/simple
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,20 +15,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # torch first and pinned, so that sentence-transformers does not pull another build of it.
-ARG TORCH_PIP_ARGS=""
-RUN pip install torch==2.13.0 ${TORCH_PIP_ARGS}
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 
-WORKDIR /app
-COPY pyproject.toml README.md openapi.yaml gunicorn.conf.py ./
-COPY schemas/ schemas/
-COPY service/ service/
-COPY examples/ examples/
-# Editable, so that /app/service and /app/openapi.yaml stay side by side: the API serves
-# the contract from the folder above the package (service/api/health.py, SPEC_PATH).
-RUN pip install -e . \
+# A normal install, not an editable one: the wheel carries openapi.yaml (service/openapi.yaml
+# links to it), the evidence model and the static files. The sources go once installed, so
+# that `python -m gunicorn` (the working directory on sys.path) imports the installed package.
+COPY pyproject.toml README.md openapi.yaml /src/
+COPY schemas/ /src/schemas/
+COPY service/ /src/service/
+RUN pip install /src \
+    && rm -rf /src \
     && useradd --create-home --uid 10001 --user-group factcheck \
     && mkdir -p /app/data \
     && chown factcheck:factcheck /app/data
+
+WORKDIR /app
+COPY examples/ examples/
 
 USER factcheck
 ENV FACTCHECK_BIND=0.0.0.0:8000 \

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import posixpath
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -24,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+CPU_WHEELS = "https://download.pytorch.org/whl/cpu"  # PyTorch's CPU-only wheel index
 SUBSTITUTION = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):-(?P<default>[^}]*)\}$")
 
 
@@ -192,12 +197,21 @@ def test_dockerfile_base_image() -> None:
     assert instructions()[0] == ("FROM", "python:3.11-slim")
 
 
-def test_dockerfile_installs_pinned_torch_before_the_project() -> None:
+def project_source() -> str:
+    """Where the build copies the project (the folder holding pyproject.toml) to install it."""
+    [dest] = [dest for sources, dest in copies() if "pyproject.toml" in sources]
+    return dest
+
+
+def test_dockerfile_installs_cpu_torch_before_the_project() -> None:
     torch = position(lambda kw, a: kw == "RUN" and "pip install torch==2.13.0" in a)
-    project = position(lambda kw, a: kw == "RUN" and re.search(r"pip install (-e )?\.(\s|$)", a))
+    source = re.escape(project_source())
+    project = position(lambda kw, a: kw == "RUN" and re.search(rf"pip install {source}(\s|$)", a))
     assert torch < project
-    assert "${TORCH_PIP_ARGS}" in instructions()[torch][1]
-    assert position(lambda kw, a: kw == "ARG" and a.startswith("TORCH_PIP_ARGS")) < torch
+    assert "--index-url ${TORCH_INDEX_URL}" in instructions()[torch][1]
+    # By default the CPU-only build: a small image unless asked otherwise (--build-arg).
+    assert f"TORCH_INDEX_URL={CPU_WHEELS}" in args_of("ARG")
+    assert position(lambda kw, a: kw == "ARG" and a.startswith("TORCH_INDEX_URL=")) < torch
 
 
 def test_dockerfile_command_serves() -> None:
@@ -226,16 +240,98 @@ def test_dockerfile_healthcheck_asks_readyz_with_python() -> None:
     assert "curl" not in check and "wget" not in check  # neither is in the slim image
 
 
-def test_openapi_spec_lands_beside_the_installed_package() -> None:
-    """/openapi.yaml is read from the folder above the `service` package, so the image must
-    install editable from the folder where both were copied."""
-    spec_relative = SPEC_PATH.relative_to(ROOT).as_posix()
-    destinations = {dest for _, dest in copies()}
+def test_the_image_installs_the_project_normally_and_drops_its_sources() -> None:
+    """Not editable: what runs is the installed package. The sources go in the same layer, so
+    that `python -m gunicorn` (the working directory first on sys.path) cannot import them."""
+    source = project_source()
+    runs = args_of("RUN")
+    assert not any(re.search(r"pip install .*(-e|--editable)\b", a) for a in runs)
+    [install] = [a for a in runs if re.search(rf"pip install {re.escape(source)}(\s|$)", a)]
+    assert f"rm -rf {source}" in install
     [workdir] = args_of("WORKDIR")
-    spec_copied = any(spec_relative in sources and dest == workdir for sources, dest in copies())
-    assert spec_copied, f"{spec_relative} is not copied into {workdir}"
-    assert f"{workdir}/service" in destinations
-    assert any(re.search(r"pip install -e \.(\s|$)", a) for a in args_of("RUN"))
+    assert workdir != source and not workdir.startswith(source + "/")
+
+
+def test_the_contract_is_package_data_linked_to_the_top_level_file() -> None:
+    """The package serves service/openapi.yaml: a link to the contract at the top of the repo,
+    which the wheel carries as a file; the build copies both, the target where the link says."""
+    link = ROOT / "service" / "openapi.yaml"
+    assert link == SPEC_PATH and link.resolve() == (ROOT / "openapi.yaml").resolve()
+    assert link.is_symlink() and link.readlink() == Path("../openapi.yaml")
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "openapi.yaml" in package_data["tool"]["setuptools"]["package-data"]["service"]
+    source = project_source()
+    assert any("openapi.yaml" in sources and dest == source for sources, dest in copies())
+    assert any("service/" in sources and dest == f"{source}/service" for sources, dest in copies())
+
+
+def build_context(into: Path) -> None:
+    """What the Dockerfile's COPY instructions put in the project's source folder, as Docker
+    copies it (links kept, the .dockerignore'd caches left out)."""
+    source = project_source()
+    for sources, dest in copies():
+        if dest != source and not dest.startswith(source + "/"):
+            continue
+        target = into / posixpath.relpath(dest, source)
+        for name in sources:
+            path = ROOT / name
+            if path.is_dir():
+                ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+                shutil.copytree(path, target, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target / path.name)
+
+
+# Run from the installed copy alone: the routes that read package data, answered by Flask.
+INSTALLED_PROBE = """
+import json, sys
+from flask import Flask
+import service
+from service.api import health
+from service.core.evidence import MODEL_PATH, load_model
+from service.web import pages
+app = Flask("probe")
+app.register_blueprint(health.bp)
+app.register_blueprint(pages.bp)
+client = app.test_client()
+spec = client.get("/openapi.yaml")
+page = client.get("/")
+load_model()
+print(json.dumps({
+    "package": service.__file__,
+    "spec_status": spec.status_code,
+    "spec": spec.get_data(as_text=True),
+    "page_status": page.status_code,
+    "static": sorted(p.name for p in pages.STATIC.iterdir()),
+    "model": str(MODEL_PATH),
+}))
+"""
+
+
+def test_a_normal_install_serves_its_contract_and_ships_its_data(tmp_path: Path) -> None:
+    """The image cannot be built here (no Docker, no PyTorch index), so this builds the wheel
+    from exactly what the Dockerfile copies, installs it (not editable) into a folder of its
+    own, and asks that copy for /openapi.yaml, the check page and the evidence model."""
+    context, site = tmp_path / "src", tmp_path / "site"
+    build_context(context)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    wheel = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."]
+    subprocess.run(wheel, cwd=context, check=True, timeout=300)
+    [built] = tmp_path.glob("factcheck-*.whl")
+    install = [*pip, "install", "--no-deps", "--no-compile", "--target", str(site), str(built)]
+    subprocess.run(install, check=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the installed copy, not this checkout
+    probe = [sys.executable, "-c", INSTALLED_PROBE]
+    result = subprocess.run(probe, cwd=tmp_path, env=env, capture_output=True, check=True)
+    found = json.loads(result.stdout)
+    assert Path(found["package"]).is_relative_to(site)
+    assert Path(found["model"]).is_relative_to(site)
+    assert found["spec_status"] == 200
+    assert found["spec"] == (ROOT / "openapi.yaml").read_text(encoding="utf-8")
+    assert found["page_status"] == 200
+    shipped = sorted(p.name for p in (ROOT / "service" / "web" / "static").iterdir())
+    assert found["static"] == shipped
 
 
 def project_packages() -> list[str]:
@@ -258,7 +354,7 @@ def test_every_copied_path_exists_and_is_not_dockerignored(source: str) -> None:
 
 
 def test_the_build_copies_what_pyproject_needs() -> None:
-    """`pip install -e .` reads pyproject.toml, its readme and the packages it names."""
+    """`pip install` reads pyproject.toml, its readme and the packages it names."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     packages = {p.rstrip("*") for p in project_packages()}
     needed = {"pyproject.toml", *packages} | ({project["readme"]} if "readme" in project else set())

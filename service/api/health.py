@@ -12,8 +12,9 @@ from service.api.errors import RETRY_AFTER_S, UNAVAILABLE, ApiError
 from service.store.base import StoreRefusingWrites, StoreUnavailable
 
 bp = Blueprint("health", __name__)
-# The contract lives at the top of the repository (installs are editable or a full copy).
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+# The contract ships inside the package (a wheel carries it as package data); in the
+# repository service/openapi.yaml is a link to the one at the top.
+SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
 
 
 @bp.get("/healthz")
