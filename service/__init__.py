@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from service import logs
 from service.config import Config
+from service.serving import logs
 
 __all__ = ["Config", "create_app"]
 
