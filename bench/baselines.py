@@ -32,7 +32,7 @@ def timed(fn: Callable[[str], object], claims: Sequence[str]) -> dict[str, Any]:
         "p50_ms": round(float(np.percentile(lat, 50)), 2),
         "p95_ms": round(float(np.percentile(lat, 95)), 2),
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
-        "per_s": round(len(claims) / (lat.sum() / 1000), 1),
+        "per_s": round(float(len(claims) / (lat.sum() / 1000)), 1),
     }
 
 

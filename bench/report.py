@@ -148,6 +148,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.plot(sizes, st, "--s", label="bare sentence-transformers p50")
     if all(bm):
         ax.plot(sizes, bm, "--^", label="bm25s p50")
+    for kind, style in (("dense", "-.v"), ("hybrid", "-.D")):
+        tx = [
+            next(iter(r.get("txtai", {}).get(kind, {}).get("http", {}).get("load", [])), {})
+            for r in runs
+        ]
+        if all(t.get("p50_ms") for t in tx):
+            c = tx[0]["concurrency"]
+            ax.plot(sizes, [t["p50_ms"] for t in tx], style, label=f"txtai {kind} API c={c} p50")
     ax.set_xscale("log")
     ax.set_yscale("log")  # 10k..1M spans two decades of latency
     ax.set_xlabel("statements in the index")
