@@ -4,6 +4,7 @@ time the baselines on the same claims, and write the results (see docs/benchmark
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import subprocess
@@ -12,7 +13,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bench import ann, baselines, build, ingest, load, report
+import numpy as np
+
+from bench import ann, baselines, build, ingest, load, report, txtai_peer
+from bench.corpus import articles
 from bench.corpus import claims as make_claims
 from bench.server import Server
 
@@ -34,7 +38,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ingest-statements", type=int, default=600, help="0 skips the ingest run")
     p.add_argument("--claims", type=int, default=5000, help="distinct claims sent in order")
     p.add_argument("--baseline-claims", type=int, default=300, help="claims the baselines time")
-    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--no-baselines", action="store_true", help="no baselines, no peers")
+    p.add_argument("--no-txtai", action="store_true", help="leave the txtai peer out")
+    p.add_argument(
+        "--txtai-max-statements",
+        type=int,
+        default=100_000,
+        help="corpora larger than this run without the txtai peer (its BM25 build is slow)",
+    )
+    p.add_argument(
+        "--txtai-ingest-statements",
+        type=int,
+        default=2000,
+        help="statements txtai indexes with its own model, beside bare encode (0 skips)",
+    )
     p.add_argument(
         "--cache",
         type=Path,
@@ -134,7 +151,32 @@ def run_size(args: argparse.Namespace, n: int, claims: list[str], env: dict[str,
         )
         result["baselines"]["bm25s"] = baselines.bm25s_search(corpus.texts_path, sample)
         print(f"  {n:,} baselines: {result['baselines']}")
+        skip = txtai_skipped(args, n)
+        if skip:
+            result["txtai_skipped"] = skip
+            print(f"  {n:,} txtai: skipped ({skip})")
+        else:
+            result["txtai"] = txtai_peer.run(
+                corpus.texts_path.read_text().splitlines(),
+                np.load(corpus.vectors_path),
+                claims,
+                args.baseline_claims,
+                [int(c) for c in args.concurrency.split(",")],
+                args.duration,
+                args.workers,
+            )
     return result
+
+
+def txtai_skipped(args: argparse.Namespace, n: int | None = None) -> str:
+    """Why the txtai peer does not run (empty when it does)."""
+    if args.no_txtai:
+        return "--no-txtai"
+    if importlib.util.find_spec("txtai") is None:
+        return "txtai is not installed (it is in the bench extra: pip install -e '.[bench]')"
+    if n is not None and n > args.txtai_max_statements:
+        return f"{n:,} statements > --txtai-max-statements {args.txtai_max_statements:,}"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
         print(f"  ingest: {results['ingest']}")
+    if args.txtai_ingest_statements and not args.no_baselines and not txtai_skipped(args):
+        texts = [
+            line
+            for a in articles(args.txtai_ingest_statements, seed=11)
+            for line in str(a.fields["text"]).split("\n")
+        ]
+        results["txtai_ingest"] = txtai_peer.ingest(texts)
+        print(f"  txtai ingest: {results['txtai_ingest']}")
     for n in (size(s) for s in args.sizes.split(",")):
         results["runs"].append(run_size(args, n, claims, env))
     results["machine"]["load_after"] = _load()

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 
-def _timed(fn: Callable[[str], object], claims: Sequence[str]) -> dict[str, Any]:
+def timed(fn: Callable[[str], object], claims: Sequence[str]) -> dict[str, Any]:
     fn(claims[0])  # warm-up, as the service warms up at start
     took = []
     for claim in claims:
@@ -32,7 +32,7 @@ def _timed(fn: Callable[[str], object], claims: Sequence[str]) -> dict[str, Any]
         "p50_ms": round(float(np.percentile(lat, 50)), 2),
         "p95_ms": round(float(np.percentile(lat, 95)), 2),
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
-        "per_s": round(len(claims) / (lat.sum() / 1000), 1),
+        "per_s": round(float(len(claims) / (lat.sum() / 1000)), 1),
     }
 
 
@@ -51,7 +51,7 @@ def sentence_transformers(vectors_path: Path, claims: Sequence[str]) -> dict[str
         )
         return util.semantic_search(query, corpus, top_k=5)
 
-    result = _timed(search, claims)
+    result = timed(search, claims)
     result["torch_threads"] = torch.get_num_threads()
     return result
 
@@ -70,6 +70,6 @@ def bm25s_search(texts_path: Path, claims: Sequence[str]) -> dict[str, Any]:
         query = bm25s.tokenize([claim], stopwords="en", return_ids=False, show_progress=False)
         return retriever.retrieve(query, k=5, show_progress=False)
 
-    result = _timed(search, claims)
+    result = timed(search, claims)
     result["index_s"] = round(index_s, 2)
     return result

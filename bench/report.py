@@ -48,6 +48,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"claims; in-process ranking p50 {a['rank_p50_ms_ann']} ms against "
                 f"{a['rank_p50_ms_exact']} ms exact."
             )
+    lines += peers(results)
     ingest = results.get("ingest")
     if ingest:
         lines += [
@@ -67,6 +68,64 @@ def markdown(results: dict[str, Any]) -> str:
                 f"worker {vis['missed_after_found']} times."
             )
     return "\n".join(lines) + "\n"
+
+
+def _peer_rows(run: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(peer, how, figures) for every peer measured on this corpus."""
+    rows = []
+    names = {"sentence_transformers": "bare ST", "bm25s": "bm25s"}
+    for key, name in names.items():
+        if key in run["baselines"]:
+            rows.append((name, "in process", {"concurrency": 1, **run["baselines"][key]}))
+    for kind, peer in run.get("txtai", {}).items():
+        rows.append((f"txtai {kind}", "in process", {"concurrency": 1, **peer["in_process"]}))
+        workers = peer["http"].get("workers", "?")
+        for load in peer["http"]["load"]:
+            rows.append((f"txtai {kind}", f"HTTP (uvicorn, {workers} workers)", load))
+    return rows
+
+
+def peers(results: dict[str, Any]) -> list[str]:
+    """The peers beside factcheck at the same concurrency; ratio < 1: factcheck is faster."""
+    lines = [
+        "",
+        "| statements | peer | how | c | p50 ms | p95 ms | p99 ms | req/s "
+        "| factcheck p50 / p99 ms, same c | factcheck/peer p50 | factcheck/peer p99 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["runs"]:
+        ours = {load["concurrency"]: load for load in run["load"]}
+        for name, how, fig in _peer_rows(run):
+            c = fig["concurrency"]
+            fc = ours.get(c, {})
+            rate = fig.get("rps", fig.get("per_s"))
+            errors = f", {fig['errors']} errors" if fig.get("errors") else ""
+            lines.append(
+                f"| {run['statements']:,} | {name} | {how} | {c} | {fig['p50_ms']} "
+                f"| {fig['p95_ms']} | {fig['p99_ms']} | {rate}{errors} "
+                f"| {fc.get('p50_ms', '-')} / {fc.get('p99_ms', '-')} "
+                f"| {_ratio(fc.get('p50_ms'), fig['p50_ms'])} "
+                f"| {_ratio(fc.get('p99_ms'), fig['p99_ms'])} |"
+            )
+    for run in results["runs"]:
+        for kind, peer in run.get("txtai", {}).items():
+            http = peer["http"]
+            lines.append(
+                f"txtai {kind} at {run['statements']:,}: index() {peer['index_s']} s, "
+                f"API ready {http['ready_s']} s, API all PSS {http['memory']['total_pss_mb']} MB."
+            )
+        if run.get("txtai_skipped"):
+            lines.append(f"txtai at {run['statements']:,}: skipped ({run['txtai_skipped']}).")
+    rates = results.get("txtai_ingest")
+    if rates:
+        bare = rates["bare_encode"]
+        lines.append(
+            f"Ingest beside bare encode ({rates['statements']:,} statements, own model): bare "
+            f"encode {bare} statements/s; txtai dense index() {rates['txtai_dense']} "
+            f"({_ratio(rates['txtai_dense'], bare)}), hybrid {rates['txtai_hybrid']} "
+            f"({_ratio(rates['txtai_hybrid'], bare)})."
+        )
+    return lines
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -89,6 +148,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.plot(sizes, st, "--s", label="bare sentence-transformers p50")
     if all(bm):
         ax.plot(sizes, bm, "--^", label="bm25s p50")
+    for kind, style in (("dense", "-.v"), ("hybrid", "-.D")):
+        tx = [
+            next(iter(r.get("txtai", {}).get(kind, {}).get("http", {}).get("load", [])), {})
+            for r in runs
+        ]
+        if all(t.get("p50_ms") for t in tx):
+            c = tx[0]["concurrency"]
+            ax.plot(sizes, [t["p50_ms"] for t in tx], style, label=f"txtai {kind} API c={c} p50")
     ax.set_xscale("log")
     ax.set_yscale("log")  # 10k..1M spans two decades of latency
     ax.set_xlabel("statements in the index")
