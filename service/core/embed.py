@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -104,6 +104,7 @@ class Embedder:
         with self._cache_lock:
             found = [self._cache.get(t) for t in texts] if cached else [None] * len(texts)
         missing = [t for t, v in zip(texts, found, strict=True) if v is None]
+        computed: Iterator[np.ndarray]
         if not missing:
             computed = iter([])
         elif small:  # a claim: one model pass with the other threads' waiting claims
