@@ -209,15 +209,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bare-claims", type=int, default=300)
     parser.add_argument("--bare-threads", type=int, default=0, help="0: torch's default")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--service-root", type=Path, default=None, help="serve another checkout (before/after)"
+    )
     args = parser.parse_args(argv)
     env = dict(kv.split("=", 1) for kv in args.env)
     bench = [a.fields for a in articles(args.statements, per_article=10, seed=11)]
     statements = [line for a in bench for line in str(a["text"]).split("\n")]
     texts = claims(args.claims)
-    result: dict[str, Any] = {"env": env, "loadavg_before": Path("/proc/loadavg").read_text()}
+    result: dict[str, Any] = {
+        "env": env,
+        "service_root": str(args.service_root or "."),
+        "loadavg_before": Path("/proc/loadavg").read_text().strip(),
+    }
     with tempfile.TemporaryDirectory(prefix="fc-checkpath-") as tmp:
         store = f"sqlite:///{tmp}/store.db"
-        server = Server(store, workers=args.workers, env=env).start()
+        root = args.service_root.resolve() if args.service_root else None
+        if root is not None:  # that checkout's code, not ours, in the server
+            env = {**env, "PYTHONPATH": str(root)}
+        server = Server(store, workers=args.workers, env=env, **({"root": root} if root else {}))
+        server.start()
         try:
             client = Pooled(server.url)
             result["ingest"] = ingest(client, bench, args.clients)
@@ -233,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             result["bare"] = bare(statements, texts[: args.bare_claims], args.bare_threads)
         if args.profile:
             profile(store, texts[-400:], env)
-    result["loadavg_after"] = Path("/proc/loadavg").read_text()
+    result["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
     _report(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
