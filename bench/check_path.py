@@ -38,7 +38,7 @@ class Pooled:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port
         self.local = threading.local()
 
     def post(self, path: str, body: dict[str, Any], timeout: float = 120) -> tuple[int, bytes]:

@@ -171,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     logging.getLogger("factcheck.access").setLevel(logging.WARNING)
-    results = {"loadavg_before": Path("/proc/loadavg").read_text().strip(), "sets": []}
+    sets: list[dict[str, Any]] = []
+    results = {"loadavg_before": Path("/proc/loadavg").read_text().strip(), "sets": sets}
     for corpus, claims in evaluation.dev_sets(args.shared, args.only):
         result = run_set(corpus, claims)
-        results["sets"].append(result)
+        sets.append(result)
         print(json.dumps(result, indent=1), flush=True)
     results["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
     if args.out:
