@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -84,6 +84,9 @@ class Embedder:
         self.load_seconds = time.perf_counter() - started
         # Neither runtime is guaranteed re-entrant; gthread workers would share one model.
         self._lock = threading.Lock()
+        # The claim cache has its own lock: a cache hit never waits behind a model pass.
+        self._cache_lock = threading.Lock()
+        self._combiner = _Combiner(self._run)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._st_model: SentenceTransformer | None = None
@@ -96,24 +99,36 @@ class Embedder:
         """Return a (len(texts), dimension) float32 matrix of unit vectors."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        cached = self._cache_size > 0 and len(texts) <= CACHE_MAX_BATCH
-        with self._lock:
+        small = len(texts) <= CACHE_MAX_BATCH
+        cached = self._cache_size > 0 and small
+        with self._cache_lock:
             found = [self._cache.get(t) for t in texts] if cached else [None] * len(texts)
-            missing = [t for t, v in zip(texts, found, strict=True) if v is None]
-            computed = iter(self._runner.encode(missing, self.batch_size) if missing else [])
-            out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing = [t for t, v in zip(texts, found, strict=True) if v is None]
+        computed: Iterator[np.ndarray]
+        if not missing:
+            computed = iter([])
+        elif small:  # a claim: one model pass with the other threads' waiting claims
+            computed = iter(self._combiner.encode(missing))
+        else:  # an ingest batch runs alone: a claim never waits for a whole batch's answer
+            computed = iter(self._run(missing))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with self._cache_lock:
             for i, text in enumerate(texts):
                 vector = found[i]
                 if vector is None:
                     vector = next(computed)
                     if cached:
                         self._cache[text] = vector
-                else:
+                elif text in self._cache:
                     self._cache.move_to_end(text)
                 out[i] = vector
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return out
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._runner.encode(texts, self.batch_size)
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
@@ -132,6 +147,57 @@ class Embedder:
                 torch.set_num_threads(self._threads)
             self._st_model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
         return self._st_model
+
+
+class _Waiting:
+    """One caller's texts and, once a model pass has run them, its vectors or error."""
+
+    __slots__ = ("error", "texts", "vectors")
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        self.vectors: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
+class _Combiner:
+    """Small encode calls from a worker's threads, combined into one model pass.
+
+    The model runs one pass at a time per worker; callers that arrive during a pass queue up.
+    The first of them to get the model takes every queued call into one batch and hands each
+    caller its rows; the others find theirs done. A pass over 4 claims cost 2.6-3.0x a pass
+    over one (docs/benchmarks.md, "Check path"), so claims checked at once answer sooner.
+    No timer: a lone claim never waits for company.
+    """
+
+    def __init__(self, run: Callable[[Sequence[str]], np.ndarray]) -> None:
+        self._run = run
+        self._queue: list[_Waiting] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        mine = _Waiting(texts)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._turn:
+            if mine.vectors is None and mine.error is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    vectors = self._run([t for w in batch for t in w.texts])
+                except BaseException as exc:
+                    for waiting in batch:
+                        waiting.error = exc
+                else:
+                    start = 0
+                    for waiting in batch:
+                        waiting.vectors = vectors[start : start + len(waiting.texts)]
+                        start += len(waiting.texts)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.vectors is not None
+        return mine.vectors
 
 
 class _Runner(Protocol):

