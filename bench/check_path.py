@@ -143,7 +143,7 @@ def bare(statements: list[str], texts: Sequence[str], threads: int = 0) -> dict[
     import torch
     from sentence_transformers import util
 
-    from service.baselines import load_model
+    from service.evaluation.baselines import load_model
 
     if threads > 0:
         torch.set_num_threads(threads)

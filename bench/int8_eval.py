@@ -8,7 +8,7 @@ through the real app (test client, as ``factcheck eval`` does):
   checks only: stored vectors unchanged);
 - ``int8``: corpus ingested and claims checked with ``onnx-int8``.
 
-Per claim: nDCG@10, hit@1, MRR@10 (``service.evaluation``'s definitions), kept and rejected.
+Per claim: nDCG@10, hit@1, MRR@10 (``service.evaluation.run``'s definitions), kept and rejected.
 The difference of each metric's mean against ``fp32`` gets a 95% paired bootstrap interval over
 claims (10,000 resamples). Also the cosine of each claim's int8 vector to its fp32 vector.
 
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from service import evaluation
+from service.evaluation import run as evaluation
 from service.config import Config
 from service.core.embed import Embedder
-from service.documents import expand, read_records
+from service.documents.files import expand, read_records
 
 TOP = evaluation.TOP
 RESAMPLES = 10_000
