@@ -206,7 +206,7 @@ class BM25:
 
         return make
 
-    def forget(self, rows: np.ndarray) -> None:
+    def forget(self, rows: np.ndarray | range) -> None:
         self.total_length -= float(self.lengths[rows].sum())
 
     def compact(self, alive: np.ndarray, remap: np.ndarray, new_size: int) -> None:

@@ -108,10 +108,13 @@ class StatementRows:
         self._ordinals: dict[str, int] = {}
         # Per article ordinal: outlet (case-folded) and publication time, for filters.
         self._sources: list[str | None] = []
-        self._titles: list[frozenset[str]] = []  # the title's terms, read with each statement
+        # The title's terms, read with each statement; restored as the snapshot's strings and
+        # made sets when first read (100k sets at start cost a second at 1M statements).
+        self._titles: list[frozenset[str] | str] = []
         self._published = np.zeros(0, dtype=np.float64)
         self._days: list[str] = []  # the publication date as written (its own time zone)
-        self._rows: dict[str, np.ndarray] = {}  # article id -> its rows
+        # Article id -> its rows, one ascending run (a range when restored: cheaper to make).
+        self._rows: dict[str, np.ndarray | range] = {}
         self._keys = np.zeros(INITIAL, dtype=np.uint64)  # row -> statement key (core.ann)
         self._used = 0
         self._live = 0
@@ -119,6 +122,12 @@ class StatementRows:
         self.lexical = BM25()
         self.version = 0
         self._detach()
+
+    def _title(self, ordinal: int) -> frozenset[str]:
+        title = self._titles[ordinal]
+        if isinstance(title, str):
+            title = self._titles[ordinal] = frozenset(title.split())
+        return title
 
     def _detach(self) -> None:
         """Forget the approximate index (service.core.index attaches one)."""
@@ -208,7 +217,7 @@ class StatementRows:
         self._compacted(alive, remap)
         self._alive = np.zeros(capacity, dtype=bool)
         self._alive[: len(old_rows)] = True
-        self._rows = {a: remap[r] for a, r in self._rows.items()}
+        self._rows = {a: remap[np.asarray(r, dtype=np.int64)] for a, r in self._rows.items()}
         self._used = len(old_rows)
 
     # -- snapshots (service.core.snapshot) ----------------------------------------------
@@ -229,7 +238,7 @@ class StatementRows:
             keys=self._keys[:used],
             article_ids=list(self._article_ids),
             sources=list(self._sources),
-            titles=[" ".join(sorted(t)) for t in self._titles],
+            titles=[t if isinstance(t, str) else " ".join(sorted(t)) for t in self._titles],
             published=self._published[:ordinals].copy(),
             days=list(self._days),
             run_first=first,
@@ -255,13 +264,15 @@ class StatementRows:
             self._article_ids = list(state.article_ids)
             self._ordinals = {a: o for o, a in enumerate(self._article_ids)}
             self._sources = list(state.sources)
-            self._titles = [frozenset(t.split()) for t in state.titles]
+            self._titles = list(state.titles)
             self._published = _resized(state.published, max(INITIAL, 2 * len(state.published)))
             self._published[len(state.published) :] = np.nan
             self._days = list(state.days)
             ids, first, count = self._article_ids, state.run_first, state.run_count
             self._rows = {
-                ids[o]: np.arange(first[o], first[o] + count[o]) for o in np.flatnonzero(count >= 0)
+                ids[o]: range(f, f + c)
+                for o, f, c in zip(range(len(ids)), first.tolist(), count.tolist(), strict=True)
+                if c >= 0
             }
             self._used, self._live = used, state.live
             assert isinstance(state.lexical, LexicalState)
