@@ -140,7 +140,7 @@ class SyncedIndex(StatementIndex):
                     self.remove(article_id)
 
     def _load_all(self) -> None:
-        self.built = False
+        self.built, self.restored_from = False, None
         # Read the head first: writes during the load are replayed by the next sync.
         start = self.store.changes_since(self.store.version())
         with self._lock:
