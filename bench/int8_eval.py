@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from service.evaluation import run as evaluation
 from service.config import Config
 from service.core.embed import Embedder
 from service.documents.files import expand, read_records
+from service.evaluation import run as evaluation
 
 TOP = evaluation.TOP
 RESAMPLES = 10_000

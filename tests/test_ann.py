@@ -353,6 +353,8 @@ def test_cli_builds_the_ann(tmp_path: Path, embedder: Embedder) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "approximate index of 300 statements built" in done.stdout
+    assert "index snapshot written" in done.stdout  # the next start maps the rows too
+    assert (tmp_path / "fc.db.ann" / "snapshot" / "CURRENT").exists()
     assert AnnFiles(f"{tmp_path / 'fc.db'}.ann", embedder.name, embedder.dimension).load()
     off = subprocess.run(
         [sys.executable, "-m", "service.cli", "index"],

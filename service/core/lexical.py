@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -50,9 +52,10 @@ class Postings:
 
     __slots__ = ("_new_rows", "_new_tfs", "_rows", "_tfs")
 
-    def __init__(self) -> None:
-        self._rows = np.zeros(0, dtype=np.int64)
-        self._tfs = np.zeros(0, dtype=np.float32)
+    def __init__(self, rows: np.ndarray | None = None, tfs: np.ndarray | None = None) -> None:
+        # Possibly views of a snapshot's mapped table: never written in place, only replaced.
+        self._rows = np.zeros(0, dtype=np.int64) if rows is None else rows
+        self._tfs = np.zeros(0, dtype=np.float32) if tfs is None else tfs
         self._new_rows: list[int] = []
         self._new_tfs: list[int] = []
 
@@ -78,14 +81,67 @@ class Postings:
         self._rows, self._tfs = remap[rows[live]], tfs[live].copy()
 
 
+@dataclass
+class LexicalState:
+    """BM25's postings as one table (terms in order, each term's run of rows and term
+    frequencies), its row lengths and total length: what a snapshot saves."""
+
+    terms: list[str]
+    offsets: np.ndarray  # int64, len(terms) + 1: term i's postings are [offsets[i], offsets[i+1])
+    rows: np.ndarray  # int64
+    tfs: np.ndarray  # float32
+    lengths: np.ndarray  # float32, per row
+    total_length: float
+
+
 class BM25:
-    """BM25 (k1, b) over rows; rows are never reused, dead rows are filtered by a mask."""
+    """BM25 (k1, b) over rows; rows are never reused, dead rows are filtered by a mask.
+
+    Terms come from ``postings`` (met since the start) or, when the index was restored from a
+    snapshot, from its mapped table; a term is moved into ``postings`` when first looked up.
+    """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self.postings: dict[str, Postings] = {}
         self.lengths = np.zeros(1024, dtype=np.float32)
         self.total_length = 0.0
+        self._table: LexicalState | None = None
+        self._slots: dict[str, int] = {}  # term -> its slot in _table
+
+    @classmethod
+    def restored(cls, state: LexicalState) -> BM25:
+        bm25 = cls()
+        bm25._table = state
+        bm25._slots = dict(zip(state.terms, range(len(state.terms)), strict=True))
+        bm25.lengths = np.array(state.lengths, dtype=np.float32)  # written to: a private copy
+        if len(bm25.lengths) < 1024:
+            bm25.lengths = np.resize(bm25.lengths, 1024)
+        bm25.total_length = state.total_length
+        return bm25
+
+    def get(self, term: str) -> Postings | None:
+        """A term's postings (None: no row ever had it)."""
+        postings = self.postings.get(term)
+        if postings is None and self._table is not None:
+            slot = self._slots.get(term)
+            if slot is not None:
+                t = self._table
+                start, end = int(t.offsets[slot]), int(t.offsets[slot + 1])
+                postings = self.postings[term] = Postings(t.rows[start:end], t.tfs[start:end])
+        return postings
+
+    def count(self, term: str) -> int:
+        postings = self.postings.get(term)
+        if postings is not None:
+            return postings.count
+        slot = self._slots.get(term)
+        if slot is None or self._table is None:
+            return 0
+        return int(self._table.offsets[slot + 1] - self._table.offsets[slot])
+
+    def has(self, term: str) -> bool:
+        return term in self.postings or term in self._slots
 
     def add(self, row: int, text: str) -> None:
         tokens = tokenize(text)
@@ -97,7 +153,7 @@ class BM25:
         for token in tokens:
             counts[token] = counts.get(token, 0) + 1
         for token, tf in counts.items():
-            postings = self.postings.get(token)
+            postings = self.get(token)
             if postings is None:  # not setdefault: that built a Postings for every call
                 postings = self.postings[token] = Postings()
             postings.add(row, tf)
@@ -113,10 +169,50 @@ class BM25:
         for postings in self.postings.values():
             postings.arrays()
 
-    def forget(self, rows: np.ndarray) -> None:
+    def capture(self, used: int) -> Callable[[], LexicalState]:
+        """A function making this index's LexicalState (rows [0, used)), to call outside the
+        lock: the arrays it reads are never changed in place, only replaced."""
+        self.settle()
+        own = {term: p.arrays() for term, p in self.postings.items()}
+        table, slots = self._table, self._slots
+        lengths, total = self.lengths[:used].copy(), self.total_length
+
+        def make() -> LexicalState:
+            terms = sorted(own.keys() | slots.keys())
+            parts_rows, parts_tfs = [], []
+            counts = np.zeros(len(terms), dtype=np.int64)
+            for i, term in enumerate(terms):
+                if term in own:
+                    rows, tfs = own[term]
+                else:
+                    assert table is not None
+                    slot = slots[term]
+                    start, end = int(table.offsets[slot]), int(table.offsets[slot + 1])
+                    rows, tfs = table.rows[start:end], table.tfs[start:end]
+                parts_rows.append(rows)
+                parts_tfs.append(tfs)
+                counts[i] = len(rows)
+            offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            empty_rows, empty_tfs = np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return LexicalState(
+                terms=terms,
+                offsets=offsets,
+                rows=np.concatenate([empty_rows, *parts_rows]).astype(np.int64, copy=False),
+                tfs=np.concatenate([empty_tfs, *parts_tfs]).astype(np.float32, copy=False),
+                lengths=lengths,
+                total_length=total,
+            )
+
+        return make
+
+    def forget(self, rows: np.ndarray | range) -> None:
         self.total_length -= float(self.lengths[rows].sum())
 
     def compact(self, alive: np.ndarray, remap: np.ndarray, new_size: int) -> None:
+        for term in list(self._slots):  # every term into memory: the table's rows are remapped
+            self.get(term)
+        self._table, self._slots = None, {}
         for term in list(self.postings):
             self.postings[term].keep(alive, remap)
             if self.postings[term].count == 0:
@@ -140,7 +236,7 @@ class BM25:
         avg = max(self.total_length / live_count, 1.0)
         all_rows, all_scores = [], []
         for term in terms:
-            p = self.postings.get(term)
+            p = self.get(term)
             if p is None:
                 continue
             rows, tfs = p.arrays()
@@ -176,9 +272,7 @@ class BM25:
         Document counts include rows deleted since the last compaction: close enough for a
         weight, and it spares a pass over the postings.
         """
-        counts = np.array(
-            [self.postings[t].count if t in self.postings else 0 for t in terms], dtype=np.float64
-        )
+        counts = np.array([self.count(t) for t in terms], dtype=np.float64)
         live = max(live_count, 1)
         return np.log(1 + (live - counts + 0.5) / (counts + 0.5)).clip(min=0.0)
 
@@ -190,7 +284,7 @@ class BM25:
         """
         out = np.zeros((len(rows), len(terms)), dtype=bool)
         for j, term in enumerate(terms):
-            p = self.postings.get(term)
+            p = self.get(term)
             if p is None or not len(rows):
                 continue
             posted, _ = p.arrays()
@@ -202,4 +296,4 @@ class BM25:
 
     def matches_anywhere(self, terms: list[str]) -> np.ndarray:
         """Per term: does any statement (live, or deleted since the last compaction) hold it?"""
-        return np.array([t in self.postings for t in terms], dtype=bool)
+        return np.array([self.has(t) for t in terms], dtype=bool)
