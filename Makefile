@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIP_ARGS ?=
 SHARED ?= ../shared
 
-.PHONY: install dev run serve ingest-sample test lint format eval eval-gate eval-climate bench load fuzz clean
+.PHONY: install dev run serve ingest-sample test test-fast lint format eval eval-gate eval-climate bench load fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,8 +31,12 @@ run: ingest-sample ## load the sample corpus into the embedded store and serve o
 serve: install
 	exec $(VENV)/bin/factcheck serve
 
-test: dev ## the whole suite, against a real Redis (started privately if none answers)
+test: dev ## the whole suite on parallel workers, against a real Redis (started privately if none answers)
 	PY=$(PY) scripts/test.sh $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (live gunicorn, browser, schemathesis).
+test-fast: dev ## the core suite in under a minute
+	PY=$(PY) scripts/test.sh -m "not slow" $(PYTEST_ARGS)
 
 LOAD_ARGS ?= --requests 1000 --threads 8 --ingest-ratio 0.2 --max-seconds 300
 load: dev ## bounded load test on loopback: checks and ingests, 0 errors and 0 lost articles or exit 1

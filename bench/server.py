@@ -4,27 +4,15 @@ fairly between the processes that map them)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-READY_LINE = "factcheck worker ready"
+from service.serving.live import ROOT, LiveServer
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`factcheck serve` (gunicorn) as a child process; the pid is gunicorn's master."""
+class Server(LiveServer):
+    """`factcheck serve` on a corpus's store, timed to its first /readyz 200 (`ready_s`) and
+    to every worker's ready line (`all_ready_s`); the pid is gunicorn's master."""
 
     def __init__(
         self,
@@ -33,63 +21,15 @@ class Server:
         env: dict[str, str] | None = None,
         root: Path = ROOT,
     ):
-        self.root = root  # the checkout whose service runs (another commit, for a before/after)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        self.env = {
-            **os.environ,
-            "FACTCHECK_STORE": store_url,
-            "PYTHONUNBUFFERED": "1",
-            "HF_HUB_OFFLINE": "1",
-            **(env or {}),
-        }
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"fcbench-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.ready_s: float | None = None  # start -> first /readyz 200
-        self.all_ready_s: float | None = None  # start -> every worker has logged ready
+        env = {"FACTCHECK_STORE": store_url, "HF_HUB_OFFLINE": "1", **(env or {})}
+        super().__init__(env, workers, root=root, time_readyz=True)
 
     def start(self, timeout_s: float = 300) -> Server:
-        log = self.log_path.open("wb")
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "serve",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-            ],
-            cwd=self.root,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            return self._wait_ready(started, timeout_s)
-        except BaseException:
-            self.stop()  # never leave a half-started server behind
-            raise
+        super().start(timeout_s)
+        return self
 
-    def _wait_ready(self, started: float, timeout_s: float) -> Server:
-        assert self.proc is not None
-        deadline = started + timeout_s
-        while time.perf_counter() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited during start:\n" + self.log_path.read_text())
-            if self.ready_s is None and _status(self.url + "/readyz") == 200:
-                self.ready_s = time.perf_counter() - started
-            if self.log_path.read_text(errors="replace").count(READY_LINE) >= self.workers:
-                self.all_ready_s = time.perf_counter() - started
-                if self.ready_s is not None:
-                    return self
-            time.sleep(0.02)
-        raise TimeoutError("server not ready:\n" + self.log_path.read_text())
-
-    def worker_pids(self) -> list[int]:
+    def child_pids(self) -> list[int]:
+        """The worker processes alive now (gunicorn's children)."""
         assert self.proc is not None
         path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         return [int(p) for p in path.read_text().split()]
@@ -97,7 +37,7 @@ class Server:
     def memory(self) -> dict[str, Any]:
         """MB per worker (RSS, PSS) and the master's, plus totals."""
         assert self.proc is not None
-        workers = [memory_of(pid) for pid in self.worker_pids()]
+        workers = [memory_of(pid) for pid in self.child_pids()]
         return {
             "workers": workers,
             "master": memory_of(self.proc.pid),
@@ -110,16 +50,8 @@ class Server:
             ),
         }
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=60)
-
     def __enter__(self) -> Server:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def memory_of(pid: int) -> dict[str, Any]:
@@ -128,11 +60,3 @@ def memory_of(pid: int) -> dict[str, Any]:
         name, value, *_ = line.split()
         fields[name.rstrip(":")] = int(value) / 1024
     return {"pid": pid, "rss_mb": round(fields["Rss"], 1), "pss_mb": round(fields["Pss"], 1)}
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except Exception:
-        return 0

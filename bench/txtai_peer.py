@@ -33,7 +33,8 @@ import numpy as np
 
 from bench import load
 from bench.baselines import timed
-from bench.server import free_port, memory_of
+from bench.server import memory_of
+from service.serving.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("dense", "hybrid")

@@ -25,8 +25,18 @@ if ! redis_answers "$FACTCHECK_TEST_REDIS"; then
   echo "using a private redis-server at $FACTCHECK_TEST_REDIS"
 fi
 
+# Parallel workers (pytest-xdist): most of the suite's time is spent in child processes
+# (gunicorn, the CLI, redis-server) starting or waiting, so more workers than the 2 cores
+# still pay. --dist loadfile keeps a file on one worker: its module-scoped fixtures (a live
+# server, a redis-server) start once, and a file's tests keep their order. Each worker has
+# its own tmp dirs (pytest), random Redis key prefixes and free ports (tests/live.py).
+# TEST_WORKERS=0 runs in this process, serially.
+workers=${TEST_WORKERS:-4}
+parallel=()
+[ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadfile)
+
 status=0
-"$PY" -m pytest "$@" || status=$?
+"$PY" -m pytest "${parallel[@]}" "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.live import refuse_in_fast_runs
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def chromium_path() -> str:
+    refuse_in_fast_runs("a browser was started")
     if not Path(CHROMIUM).exists():
         message = "chromium is not installed: apt-get install -y chromium"
         if os.environ.get("CI"):

@@ -31,6 +31,32 @@ requires_seeds = pytest.mark.skipif(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    import tests.live
+
+    # `make test-fast` (-m "not slow"): a live server or browser started there is a test that
+    # lacks its `slow` mark, and fails saying so.
+    tests.live.FAST_RUN = "not slow" in (config.getoption("markexpr") or "")
+
+
+# Tests using these (module or session) fixtures are slow, whatever file they are in.
+SLOW_FIXTURES = {
+    "sample_live": "a live gunicorn",
+    "sample_eval": "a whole `factcheck eval` run",
+    "sample_report": "a whole evaluation run",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    # Files with slow tests first (a file's own order kept): on parallel workers the long
+    # files start early instead of being the last ones to finish.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def redis_available(url: str = REDIS_URL) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())

@@ -199,6 +199,7 @@ def test_probes_ignore_wrong_keys_and_the_budget_can_be_off(
     } == {401}
 
 
+@pytest.mark.slow
 def test_a_live_server_throttles_key_guessing(tmp_path: Any) -> None:
     """Over a real socket: wrong keys from one address end in 429 with Retry-After."""
     env = {

@@ -366,6 +366,7 @@ def test_cli_builds_the_ann(tmp_path: Path, embedder: Embedder) -> None:
     assert off.returncode == 2 and "FACTCHECK_ANN=off" in off.stderr
 
 
+@pytest.mark.slow  # waits for a background index build
 def test_the_service_answers_alike_through_its_approximate_index(
     tmp_path: Path, embedder: Embedder
 ) -> None:

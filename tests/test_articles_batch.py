@@ -248,6 +248,7 @@ def test_a_batch_needs_a_key_and_counts_as_one_write(
     assert int(refused.headers["Retry-After"]) > 0
 
 
+@pytest.mark.slow
 def test_a_batch_over_real_gunicorn(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'live.db'}"
     with LiveServer({"FACTCHECK_STORE": store, **AUTH_ENV}, workers=2) as server:

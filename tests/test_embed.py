@@ -22,7 +22,16 @@ def torch_embedder() -> Embedder:
     return Embedder(backend="torch", cache_size=0)
 
 
-def test_onnx_agrees_with_torch(tmp_path: Path, torch_embedder: Embedder) -> None:
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One fresh export folder for the module: the float export is made (and timed) once,
+    and the int8 test quantizes that one instead of exporting it again."""
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.mark.slow  # exports the model to ONNX
+def test_onnx_agrees_with_torch(export_dir: Path, torch_embedder: Embedder) -> None:
+    tmp_path = export_dir
     onnx = Embedder(backend="onnx", onnx_dir=str(tmp_path), cache_size=0)
     assert onnx.backend == "onnx", "the default model must export"
     assert onnx.dimension == torch_embedder.dimension
@@ -40,9 +49,11 @@ def test_onnx_agrees_with_torch(tmp_path: Path, torch_embedder: Embedder) -> Non
     assert exports[0].stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow  # exports the model to ONNX
 def test_int8_model_stays_within_the_agreement_bar(
-    tmp_path: Path, torch_embedder: Embedder
+    export_dir: Path, torch_embedder: Embedder
 ) -> None:
+    tmp_path = export_dir
     int8 = Embedder(backend="onnx-int8", onnx_dir=str(tmp_path), cache_size=0)
     assert int8.backend == "onnx-int8"
     a, b = int8.encode(TEXTS), torch_embedder.encode(TEXTS)

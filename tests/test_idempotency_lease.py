@@ -78,6 +78,7 @@ def assert_written(base: str, response: requests.Response, body: dict[str, Any])
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
 
 
+@pytest.mark.slow
 def test_a_keyed_ingest_whose_workers_were_killed_completes_after_the_lease(
     tmp_path: Path,
 ) -> None:
@@ -103,6 +104,7 @@ def test_a_keyed_ingest_whose_workers_were_killed_completes_after_the_lease(
         assert_written(live.url, done, body)
 
 
+@pytest.mark.slow
 def test_a_keyed_ingest_whose_redis_died_completes_after_the_lease(tmp_path: Path) -> None:
     server = PrivateRedis(tmp_path / "redis", *compose_redis_durability()).start()
     env = {
@@ -138,6 +140,7 @@ def test_a_keyed_ingest_whose_redis_died_completes_after_the_lease(tmp_path: Pat
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_slow_live_request_outlasting_its_lease_is_never_run_twice(tmp_path: Path) -> None:
     """The big article takes seconds to ingest, many times a 0.5 s lease: the running request's
     heartbeat keeps the key, so every retry meanwhile is told 409, and the first answer is

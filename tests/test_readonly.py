@@ -5,6 +5,7 @@ commands print one line instead of a traceback."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -141,17 +142,27 @@ def test_a_read_only_sqlite_file_refuses_writes_with_503(
     assert client.get("/v1/articles/first").status_code == 200  # reads still work
 
 
+@pytest.fixture(scope="module")
+def sample_store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus ingested once by the command, copied by each test that freezes it."""
+    folder = tmp_path_factory.mktemp("readonly-sample") / "store"
+    store = f"sqlite:///{folder / 'factcheck.db'}"
+    done = run_cli("ingest", "--quiet", "--store", store, str(SAMPLE_CORPUS))
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
 @pytest.fixture(params=["file", "file-and-folder"])
-def frozen_store(request: pytest.FixtureRequest, tmp_path: Path, frozen: Any) -> str:
+def frozen_store(
+    request: pytest.FixtureRequest, tmp_path: Path, frozen: Any, sample_store_folder: Path
+) -> str:
     """An SQLite store with the sample corpus that nobody, root included, can write: the
     file alone (SQLite: "attempt to write a readonly database") or its folder too ("unable
     to open database file": no WAL file can be made)."""
     folder = tmp_path / "frozen"
-    store = f"sqlite:///{folder / 'factcheck.db'}"
-    done = run_cli("ingest", "--quiet", "--store", store, str(SAMPLE_CORPUS))
-    assert done.returncode == 0, done.stderr
+    shutil.copytree(sample_store_folder, folder)  # the command has exited: the files are whole
     frozen(folder, files_only=request.param == "file")
-    return store
+    return f"sqlite:///{folder / 'factcheck.db'}"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -164,6 +175,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # runs the command in a child process
 @pytest.mark.parametrize(
     "command",
     [
@@ -185,6 +197,7 @@ def test_commands_on_a_read_only_sqlite_file_say_so_in_one_line(
     assert "read-only" in lines[0]
 
 
+@pytest.mark.slow  # runs the command in a child process
 def test_check_only_reads_so_it_answers_from_a_read_only_sqlite_file(frozen_store: str) -> None:
     done = run_cli("check", "The euro became cash in 2002", "--json", "--store", frozen_store)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -210,6 +223,7 @@ def test_a_read_only_main_file_refuses_writes_though_its_wal_could_take_them(
         chattr("-i", db)
 
 
+@pytest.mark.slow  # runs the command in a child process
 def test_ingest_into_redis_without_enough_replicas_says_so_in_one_line(
     redis_server: PrivateRedis,
 ) -> None:

@@ -22,6 +22,7 @@ from tests.live import ROOT, LiveServer, free_port
 CRASH = re.compile(r"terminate called|std::system_error|SIGABRT|SIGKILL|Aborted|code 134")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_sigterm_stops_every_worker_cleanly_within_seconds(tmp_path: Path, backend: str) -> None:
     env = {

@@ -18,6 +18,8 @@ from tests.live import LiveServer
 from tests.rawhttp import Answer, chunked, exchange, read_answer, request, without_interim
 from tests.spec import check_response
 
+pytestmark = pytest.mark.slow  # every test here talks to one live gunicorn
+
 LIMIT = 100_000  # FACTCHECK_MAX_REQUEST_BYTES of this module's server
 READ_TIMEOUT_S = 3.0
 THREADS = 4
