@@ -36,7 +36,7 @@ test: dev ## the whole suite on parallel workers, against a real Redis (started 
 
 # The inner loop: everything but the tests marked slow (live gunicorn, browser, schemathesis).
 test-fast: dev ## the core suite in under a minute
-	PY=$(PY) scripts/test.sh -m "not slow" $(PYTEST_ARGS)
+	PY=$(PY) TEST_MARK="not slow" scripts/test.sh $(PYTEST_ARGS)
 
 LOAD_ARGS ?= --requests 1000 --threads 8 --ingest-ratio 0.2 --max-seconds 300
 load: dev ## bounded load test on loopback: checks and ingests, 0 errors and 0 lost articles or exit 1

@@ -30,15 +30,27 @@ fi
 # still pay. --dist loadfile keeps a file on one worker: its module-scoped fixtures (a live
 # server, a redis-server) start once, and a file's tests keep their order. Each worker has
 # its own tmp dirs (pytest), random Redis key prefixes and free ports (tests/live.py).
-# TEST_WORKERS=0 runs in this process, serially.
+# Tests marked `serial` (they measure time or kill processes) run first, alone: beside other
+# workers they would time the machine's load. TEST_WORKERS=0 runs everything in one process;
+# TEST_MARK selects (make test-fast: "not slow").
 workers=${TEST_WORKERS:-4}
+mark=${TEST_MARK:-}
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadfile)
 
-status=0
-"$PY" -m pytest "${parallel[@]}" "$@" || status=$?
-if [ "$status" -eq 5 ]; then
+run() {  # run MARKEXPR ARGS...: pytest's status; 5 (none collected) is judged below
+  local expr=$1; shift
+  "$PY" -m pytest -m "$expr${mark:+ and ($mark)}" "$@" || return $?
+}
+
+serial=0; rest=0
+run "serial" "$@" || serial=$?
+run "not serial" "${parallel[@]}" "$@" || rest=$?
+if [ "$serial" -eq 5 ] && [ "$rest" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1
 fi
-exit "$status"
+for status in "$serial" "$rest"; do
+  if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then exit "$status"; fi
+done
+exit 0
