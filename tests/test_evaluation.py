@@ -379,3 +379,19 @@ def test_baselines_keep_everything_and_reject_nothing(
     result = sample_report["systems"][system]
     assert result["kept"]["count"] == sample_report["answerable"]
     assert result["rejected"]["count"] == 0
+
+
+def test_a_claim_the_api_refuses_is_counted_and_scored_as_no_answer(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    # Real dev sets hold such claims (a C1 control left by a mis-decoded page): the run goes
+    # on, factcheck answers the claim with nothing, and the table says how many there were.
+    good, *_ = SAMPLE_CLAIMS.read_text(encoding="utf-8").splitlines()
+    refused = good.replace("landed", "land\\u0080ed", 1)
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text(f"{good}\n{refused}\n", encoding="utf-8")
+    report = evaluate(SAMPLE_CORPUS, claims, baselines=False)
+    assert report["refused_claims"] == 1
+    assert report["systems"]["factcheck"]["kept"] == {"count": 1, "of": 2}
+    assert report["metrics"]["hit@1"] == 0.5
+    assert "the API refused 1 claim(s)" in format_table(report)

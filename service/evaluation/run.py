@@ -117,10 +117,15 @@ def _evaluate(
             keys[fields["id"]] = record.key or fields["id"]
         index_s = time.perf_counter() - started
         index_stats: dict[str, Any] = {}  # the index size /v1/check reports
+        refused: list[str] = []  # claims the API's input rule refuses (schemas/common.py)
 
         def check(claim: str) -> Ranking:
             response = client.post("/v1/check", json={"claim": claim, "top_k": TOP})
             answer = response.get_json()
+            if response.status_code == 422 and "claim" in answer.get("errors", {}):
+                # A caller gets no passages for it: scored as an empty answer, and counted.
+                refused.append(claim)
+                return []
             if response.status_code != 200:
                 raise ValueError(f"check failed ({response.status_code}): {answer}")
             index_stats.update(answer.get("index", {}))
@@ -146,6 +151,7 @@ def _evaluate(
         # indexes fewer statements than it stores (then the baselines rank more than it).
         "index_statements": index_stats.get("statements", len(statements)),
         "claims": len(claims),
+        "refused_claims": len(refused),
         "answerable": sum(map(is_answerable, claims)),
         "unrelated": sum(map(is_unrelated, claims)),
         "systems": systems,
@@ -294,6 +300,12 @@ def format_table(report: dict[str, Any]) -> str:
             "",
             f"note: the service's index holds {report['index_statements']} of the "
             f"{report['statements']} stored statements the baselines ranked",
+        ]
+    if report.get("refused_claims"):
+        lines += [
+            "",
+            f"note: the API refused {report['refused_claims']} claim(s) as input (control "
+            "characters, schemas/common.py); factcheck is scored as answering them with nothing",
         ]
     return "\n".join(lines)
 
