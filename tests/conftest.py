@@ -49,7 +49,13 @@ SLOW_FIXTURES = {
 
 # Files whose tests measure time or kill processes (marked `serial`: scripts/test.sh runs them
 # alone, before the parallel workers); beside other workers they failed on the load.
-SERIAL_FILES = {"test_wire.py", "test_costs.py", "test_idempotency_lease.py", "test_serving.py"}
+SERIAL_FILES = {
+    "test_wire.py",
+    "test_costs.py",
+    "test_idempotency_lease.py",
+    "test_serving.py",
+    "test_faults.py",  # its outage bound (3.5 s) failed at 3.51 s beside 4 workers
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
