@@ -27,21 +27,19 @@ atomically, so a reader never pairs one build's keys with another's vectors.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib
 import json
 import logging
 import os
-import secrets
-import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from service.core import generations
 
 # Untyped on purpose: faiss' bundled stubs describe SWIG's C++ signatures, not the Python
 # wrappers (numpy arrays in, numpy arrays out) that are actually called.
@@ -122,7 +120,7 @@ class AnnFiles:
 
     @property
     def _current(self) -> Path:
-        return self.directory / "CURRENT"
+        return self.directory / generations.CURRENT
 
     def stamp(self) -> tuple[int, int] | None:
         """Changes whenever another generation becomes current (None: none yet)."""
@@ -157,38 +155,19 @@ class AnnFiles:
     def save(self, ann: AnnIndex) -> str:
         """Write a new generation and make it current; older generations are removed
         (a process still mapping one keeps its pages until it moves on)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        generation = f"g-{int(time.time())}-{secrets.token_hex(4)}"
-        folder = self.directory / generation
-        folder.mkdir()
-        faiss.write_index(ann.index, str(folder / "ann.faiss"))
-        np.save(folder / "keys.npy", ann.keys)
         meta = {"model": self.model, "dimension": self.dimension, "entries": ann.size}
-        (folder / "meta.json").write_text(json.dumps(meta))
-        _fsync_tree(folder)
-        pointer = self.directory / f".CURRENT.{generation}"
-        pointer.write_text(generation + "\n")
-        os.replace(pointer, self._current)
-        for old in self.directory.glob("g-*"):
-            if old.name != generation:
-                shutil.rmtree(old, ignore_errors=True)
-        ann.generation = generation
-        return generation
 
-    @contextlib.contextmanager
-    def build_lock(self) -> Iterator[bool]:
+        def write(folder: Path) -> None:
+            faiss.write_index(ann.index, str(folder / "ann.faiss"))
+            np.save(folder / "keys.npy", ann.keys)
+            (folder / "meta.json").write_text(json.dumps(meta))
+
+        ann.generation = generations.publish(self.directory, write)
+        return ann.generation
+
+    def build_lock(self) -> contextlib.AbstractContextManager[bool]:
         """Yields True in the one process that may build now, False in every other."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / "build.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return generations.exclusive(self.directory, "build.lock")
 
 
 @contextlib.contextmanager
@@ -202,12 +181,6 @@ def _omp_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
 
 
 def default_directory(store_url: str) -> str:

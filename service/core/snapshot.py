@@ -19,21 +19,17 @@ would cost the start-up the snapshot is there to save.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import secrets
-import shutil
-import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from service.core import generations
 from service.core.lexical import LexicalState
 from service.core.rows import RowState
 
@@ -63,7 +59,7 @@ class SnapshotFiles:
 
     @property
     def _current(self) -> Path:
-        return self.directory / "CURRENT"
+        return self.directory / generations.CURRENT
 
     def current_version(self) -> int | None:
         """The change-feed version of the current snapshot (None: none readable)."""
@@ -106,41 +102,12 @@ class SnapshotFiles:
     def save(self, state: RowState, version: int, head: str | None) -> str:
         """Write a new generation and make it current; older ones are removed (a process still
         mapping one keeps its pages until it lets go of them)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        generation = f"g-{int(time.time())}-{secrets.token_hex(4)}"
-        temporary = self.directory / f".tmp-{generation}"
-        temporary.mkdir()
-        try:
-            _write(temporary, state, {**self.stamp_fields, "version": version, "head": head})
-            os.replace(temporary, self.directory / generation)
-            pointer = self.directory / f".CURRENT.{generation}"
-            with open(pointer, "w") as handle:
-                handle.write(generation + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(pointer, self._current)
-            _fsync_dir(self.directory)
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
-        for old in self.directory.glob("g-*"):
-            if old.name != generation:
-                shutil.rmtree(old, ignore_errors=True)
-        return generation
+        stamp = {**self.stamp_fields, "version": version, "head": head}
+        return generations.publish(self.directory, lambda folder: _write(folder, state, stamp))
 
-    @contextlib.contextmanager
-    def write_lock(self) -> Iterator[bool]:
+    def write_lock(self) -> contextlib.AbstractContextManager[bool]:
         """Yields True in the one process that may write now, False in every other."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / "write.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return generations.exclusive(self.directory, "write.lock")
 
 
 def snapshot_directory(ann_directory: str, store_url: str, redis_prefix: str) -> str:
@@ -190,8 +157,6 @@ def _write(folder: Path, state: RowState, stamp: dict[str, object]) -> None:
     (folder / "articles.json").write_text(json.dumps(articles), encoding="utf-8")
     files = {}
     for path in sorted(folder.iterdir()):
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
         files[path.name] = [path.stat().st_size, _checksum(path)]
     meta = {
         **stamp,
@@ -202,11 +167,8 @@ def _write(folder: Path, state: RowState, stamp: dict[str, object]) -> None:
         "total_length": lexical.total_length,
         "files": files,
     }
-    with open(folder / "meta.json", "w") as handle:
-        json.dump(meta, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    _fsync_dir(folder)
+    # generations.publish fsyncs every file and the folder before it becomes current.
+    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 def _read(folder: Path, stamp: dict[str, object], generation: str) -> Snapshot:
@@ -275,11 +237,3 @@ def _checksum(path: Path) -> int:
             handle.seek((size - _BLOCK) * i // (_SAMPLES - 1))
             crc = zlib.crc32(handle.read(_BLOCK), crc)
         return crc
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
