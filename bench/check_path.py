@@ -2,7 +2,8 @@
 
 On a fresh store: ``clients`` threads POST bench articles to /v1/articles over kept-alive
 connections (statements/s), then bare ``model.encode`` (batch 64) of the same statements;
-then closed loops of POST /v1/check over pooled keep-alive connections at each concurrency,
+then closed loops of POST /v1/check over pooled keep-alive connections at each concurrency
+(``bench.load.run``, the headline bench's loop),
 then bare ``encode`` + ``util.semantic_search`` over the same statements' vectors, one claim
 at a time. Claims never repeat within a window, so the claim cache does not flatter a figure.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import itertools
 import json
 import os
 import tempfile
@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from bench.corpus import articles, claims
+from bench.load import LoadResult, run, run_threads
 from bench.server import Server
 
 
@@ -65,27 +64,6 @@ class Pooled:
         raise AssertionError("unreachable")
 
 
-def _stats(lat_ms: Sequence[float], seconds: float) -> dict[str, Any]:
-    lat = np.array(lat_ms or [np.nan])
-    return {
-        "requests": len(lat_ms),
-        "rps": round(len(lat_ms) / seconds, 1),
-        "p50_ms": round(float(np.percentile(lat, 50)), 2),
-        "p95_ms": round(float(np.percentile(lat, 95)), 2),
-        "p99_ms": round(float(np.percentile(lat, 99)), 2),
-    }
-
-
-def _threads(worker: Any, count: int) -> float:
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started
-
-
 def ingest(client: Pooled, bench: list[dict[str, Any]], clients: int) -> dict[str, Any]:
     pending = iter(bench)
     lock = threading.Lock()
@@ -104,7 +82,7 @@ def ingest(client: Pooled, bench: list[dict[str, Any]], clients: int) -> dict[st
                 else:
                     errors[0] += 1
 
-    took = _threads(worker, clients)
+    took = run_threads(worker, clients)
     return {
         "statements": stored[0],
         "errors": errors[0],
@@ -112,29 +90,6 @@ def ingest(client: Pooled, bench: list[dict[str, Any]], clients: int) -> dict[st
         "seconds": round(took, 2),
         "statements_per_s": round(stored[0] / took, 1),
     }
-
-
-def load(client: Pooled, texts: Sequence[str], concurrency: int, seconds: float) -> dict:
-    counter = itertools.count()
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors = [0]
-    stop_at = time.perf_counter() + seconds
-
-    def worker() -> None:
-        while time.perf_counter() < stop_at:
-            claim = texts[next(counter) % len(texts)]
-            began = time.perf_counter()
-            status, _ = client.post("/v1/check", {"claim": claim, "top_k": 5})
-            took = (time.perf_counter() - began) * 1000
-            with lock:
-                if status == 200:
-                    latencies.append(took)
-                else:
-                    errors[0] += 1
-
-    took = _threads(worker, concurrency)
-    return {"concurrency": concurrency, "errors": errors[0], **_stats(latencies, took)}
 
 
 def bare(statements: list[str], texts: Sequence[str], threads: int = 0) -> dict[str, Any]:
@@ -167,7 +122,7 @@ def bare(statements: list[str], texts: Sequence[str], threads: int = 0) -> dict[
     return {
         "torch_threads": torch.get_num_threads(),
         "encode_statements_per_s": round(len(statements) / encode_s, 1),
-        "search": _stats(took, sum(took) / 1000),
+        "search": LoadResult(1, sum(took) / 1000, took).summary(),
     }
 
 
@@ -236,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             for c in (int(x) for x in args.concurrency.split(",")):
                 # Each window takes claims no earlier window sent: no cache hits.
                 window = texts[offset:]
-                result[f"check_c{c}"] = load(Pooled(server.url), window, c, args.duration)
+                result[f"check_c{c}"] = run(server.url, window, c, args.duration).summary()
                 offset += result[f"check_c{c}"]["requests"] + c
         finally:
             server.stop()
