@@ -22,9 +22,10 @@ import time
 
 import redis
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from service.api.ratelimit import SweptMemoryStorage
 from service.config import Config
 from service.store.base import StoreUnavailable
 
@@ -40,7 +41,8 @@ class FailureBudget:
         setting = config.rate_limit_auth_failures.strip()
         self.item: RateLimitItem | None = None if setting.lower() in OFF else parse(setting)
         self.scope = f"{config.redis_prefix}:auth-failures"
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        # Swept inline, like the limiter's: the stock storage starts a Timer thread per request.
+        self._local = MovingWindowRateLimiter(SweptMemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         if config.store.startswith(("redis://", "rediss://")):
             storage = storage_from_string(config.store, socket_timeout=config.redis_timeout_s)
