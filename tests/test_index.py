@@ -13,7 +13,8 @@ from service.core.embed import Embedder
 from service.core.index import Key, StatementIndex
 from service.core.ingest import TooManyStatements, content_hash, ingest_article
 from service.core.lexical import tokenize
-from service.core.search import CONTEXT_WEIGHT, LEXICAL_WEIGHT, Options, check_claim
+from service.core.scoring import CONTEXT_WEIGHT, LEXICAL_WEIGHT
+from service.core.search import Options, check_claim
 from service.core.segment import segment
 from service.core.synced import SyncedIndex
 from service.store import Store, open_store
@@ -816,9 +817,10 @@ def test_fused_ranking_does_not_depend_on_top_k() -> None:
 def test_which_passages_qualify_as_evidence(
     dense: float, fused: float, min_score: float, kept: bool
 ) -> None:
-    from service.core.search import Scores, _qualifies
+    from service.core.scoring import Scores
+    from service.core.selection import qualifies
 
-    assert _qualifies(Scores(dense=dense, lexical=1.0, fused=fused), min_score) is kept
+    assert qualifies(Scores(dense=dense, lexical=1.0, fused=fused), min_score) is kept
 
 
 def test_filter_mask_tolerates_articles_synced_in_after_it() -> None:

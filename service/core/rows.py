@@ -130,7 +130,7 @@ class StatementRows:
         return title
 
     def _detach(self) -> None:
-        """Forget the approximate index (service.core.index attaches one)."""
+        """Forget the approximate index (service.core.dense attaches one)."""
         self._covered = np.zeros(len(self._alive), dtype=bool)
 
     def _compacted(self, alive: np.ndarray, remap: np.ndarray) -> None:

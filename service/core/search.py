@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.core.embed import Embedder
-from service.core.evidence import load_model
-from service.core.features import Candidates
-from service.core.index import IndexStats, Key, StatementIndex, local_day, timestamp
+from service.core.index import IndexStats, local_day, timestamp
 from service.core.options import DEFAULT_MIN_SCORE, Options, options_from
 from service.core.provenance import Corroboration, matched_terms, provenance
+from service.core.scoring import CANDIDATES, Scores, rank, rounded, score
+from service.core.selection import select
 from service.core.synced import SyncedIndex
 from service.core.wording import EMPTY_INDEX, FILTERED_OUT, summary
 from service.store.base import Store
@@ -36,33 +36,7 @@ __all__ = [
     "rank",
 ]
 
-# Candidates taken from each retriever before scoring; enough that a statement ranked well by
-# only one of them still reaches the list.
-CANDIDATES = 50
-# The hand-set blend the evidence model replaced (docs/quality.md), still reported as
-# `scores.fused` and used by `rank`: BM25 (per-claim max-normalised) against cosine, and a
-# statement read after the one before it, counted at CONTEXT_WEIGHT when it matches better.
-LEXICAL_WEIGHT = 0.4
-CONTEXT_WEIGHT = 0.9
-# Statements of other articles at least this similar to an evidence passage corroborate it;
-# from this similarity on they are near-copies, listed as corroboration, not given a slot.
-CORROBORATION_MIN = 0.75
-NEAR_COPY_MIN = 0.97
-
 NO_EVIDENCE = "no_statement_above_threshold"  # no passage reaches the evidence decision
-# A listed passage is called evidence when it is more likely evidence than not; the others
-# are related (the decision's threshold is far lower: it only says the index holds some).
-LIKELY = 0.5
-
-
-@dataclass(frozen=True)
-class Scores:
-    dense: float
-    lexical: float
-    fused: float
-    context: float = 0.0  # cosine with the statement read after the one before it
-    rank: float = 0.0  # the fitted ranking model's output in [0, 1]: the list's order
-    probability: float = 0.0  # the evidence model's: this passage is evidence for the claim
 
 
 @dataclass(frozen=True)
@@ -72,7 +46,7 @@ class Evidence:
     matched_terms: list[str] = field(default_factory=list)
     corroborated_by: list[Corroboration] = field(default_factory=list)
     after_claim_date: bool = False
-    # More likely evidence than not (probability >= LIKELY), or only related to the claim.
+    # More likely evidence than not (probability >= selection.LIKELY), or only related.
     is_evidence: bool = True
 
     @property
@@ -111,113 +85,10 @@ class CheckResult:
         return summary(self)
 
 
-def rank(
-    index: StatementIndex,
-    claim: str,
-    query: np.ndarray,
-    top_k: int,
-    lexical_weight: float = LEXICAL_WEIGHT,
-    allowed: np.ndarray | None = None,
-) -> list[tuple[Key, Scores]]:
-    """The hand-set blend of cosine and normalised BM25 over the union of both candidate
-    lists (the approximate index's tests and benchmark compare rankings with it)."""
-    candidates = index.candidates(query, claim, max(CANDIDATES, top_k), allowed)
-    return fuse(candidates, top_k, lexical_weight)
-
-
-def fuse(
-    candidates: list[tuple[Key, float, float, float]],
-    top_k: int,
-    lexical_weight: float = LEXICAL_WEIGHT,
-) -> list[tuple[Key, Scores]]:
-    """Candidates (key, cosine, bm25, context cosine) -> the top_k by fused score, best first."""
-    fused = [
-        (key, Scores(dense=cosine, lexical=bm25, fused=score, context=context))
-        for (key, cosine, bm25, context), score in zip(
-            candidates, _blend(candidates, lexical_weight), strict=True
-        )
-    ]
-    fused.sort(key=lambda item: (-item[1].fused, item[0]))
-    return fused[:top_k]
-
-
-def _blend(candidates: list[tuple[Key, float, float, float]], lexical_weight: float) -> list[float]:
-    top_lexical = max((bm25 for _, _, bm25, _ in candidates), default=0.0)
-    return [
-        (1 - lexical_weight) * max(cosine, CONTEXT_WEIGHT * context)
-        + lexical_weight * (bm25 / top_lexical if top_lexical > 0 else 0.0)
-        for _, cosine, bm25, context in candidates
-    ]
-
-
-def score(table: Candidates) -> list[tuple[Key, Scores]]:
-    """Every candidate with its scores, best first by the fitted ranking model."""
-    if not len(table):
-        return []
-    logit, probability = load_model().score(table)
-    rank = 1.0 / (1.0 + np.exp(-logit))
-    top_lexical = float(table.bm25.max())
-    lexical = table.bm25 / top_lexical if top_lexical > 0 else np.zeros(len(table))
-    semantic = np.maximum(table.cosine, CONTEXT_WEIGHT * table.context)
-    blended = (1 - LEXICAL_WEIGHT) * semantic + LEXICAL_WEIGHT * lexical
-    columns = (table.cosine, table.bm25, blended, table.context, rank, probability)
-    scored = [
-        (key, Scores(*values))
-        for key, values in zip(
-            table.keys, zip(*(c.tolist() for c in columns), strict=True), strict=True
-        )
-    ]
-    scored.sort(key=lambda item: (-item[1].rank, item[0]))
-    return scored
-
-
-def _select(
-    ranked: list[tuple[Key, Scores]], vectors: np.ndarray, options: Options
-) -> list[tuple[int, bool, list[tuple[int, float]]]]:
-    """Pick up to top_k passages, best first, each with whether it is likely evidence and
-    the indices of the other articles' candidates that corroborate it; near-copies take no
-    slot.
-
-    The decision: a claim gets evidence only if some passage's probability reaches
-    min_probability. Then the list holds the passages that reach it, and those whose cosine
-    reaches min_score or, when their words carry them (fused score >= min_score), half of it:
-    a passage found by its words can be listed, a word match unlike the claim not.
-    """
-    decision = options.decision
-    if max((s.probability for _, s in ranked), default=-1.0) < decision:
-        return []
-    similarity = vectors @ vectors.T
-    chosen: list[tuple[int, bool, list[tuple[int, float]]]] = []
-    covered: set[int] = set()
-    for i, (key, scores) in enumerate(ranked):
-        if len(chosen) == options.top_k:
-            break
-        if i in covered:
-            continue
-        if scores.probability < decision and not _qualifies(scores, options.min_score):
-            continue
-        group = [
-            (j, float(similarity[i, j]))
-            for j, (other, _) in enumerate(ranked)
-            if other[0] != key[0] and similarity[i, j] >= CORROBORATION_MIN
-        ]
-        group.sort(key=lambda item: -item[1])
-        covered.update(j for j, sim in group if sim >= NEAR_COPY_MIN)
-        chosen.append((i, scores.probability >= LIKELY, group))
-    return chosen
-
-
 def _after_claim(published: str | None, options: Options) -> bool:
     if options.claim_day is not None:
         return local_day(published) > options.claim_day
     return options.claim_date is not None and timestamp(published) > options.claim_date
-
-
-def _qualifies(scores: Scores, min_score: float) -> bool:
-    if scores.dense >= min_score:
-        return True
-    floor = min_score / 2 if min_score > 0 else min_score
-    return scores.fused >= min_score and scores.dense >= floor
 
 
 def check_claims(
@@ -271,7 +142,7 @@ def _check_one(
     searched = time.perf_counter()
     ranked = score(table)
     vectors = index.vectors_of([key for key, _ in ranked])
-    chosen = _select(ranked, vectors, options)
+    chosen = select(ranked, vectors, options)
     needed = sorted({i for i, _, _ in chosen} | {j for _, _, g in chosen for j, _ in g})
     ranked_at = time.perf_counter()
     resolved = dict(zip(needed, store.resolve([ranked[i][0] for i in needed]), strict=True))
@@ -286,7 +157,7 @@ def _check_one(
         evidence.append(
             Evidence(
                 hit=hit,
-                scores=_rounded(ranked[i][1]),
+                scores=rounded(ranked[i][1]),
                 matched_terms=matched_terms(claim, hit.statement.text),
                 after_claim_date=_after_claim(published, options),
                 is_evidence=above,
@@ -318,8 +189,3 @@ def _check_one(
             "resolve": (resolved_at - ranked_at) * 1000,  # passages read from the store
         },
     )
-
-
-def _rounded(scores: Scores) -> Scores:
-    # vars(), not dataclasses.astuple: astuple deep-copies every field (5x slower, per passage).
-    return Scores(*(round(value, 6) for value in vars(scores).values()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -22,18 +21,50 @@ from typing import Any
 
 from service.documents.files import Record, expand, read_records
 from service.evaluation.baselines import BM25Baseline, DenseBaseline, Ranking, Statement
+from service.evaluation.report import (
+    FACTCHECK,
+    GATE_METRIC,
+    LABELS,
+    below_baselines,
+    below_shares,
+    format_table,
+)
+from service.evaluation.scoring import (
+    METRICS,
+    TOP,
+    fold,
+    is_answerable,
+    is_unrelated,
+    key_matches,
+    relevance,
+    score,
+)
 
-TOP = 10
-FACTCHECK = "factcheck"
-METRICS = ("hit@1", "hit@3", "mrr@10", "ndcg@10", "source_recall@10")
-LABELS = {
-    "hit@1": "hit@1",
-    "hit@3": "hit@3",
-    "mrr@10": "MRR@10",
-    "ndcg@10": "nDCG@10",
-    "source_recall@10": "source recall@10",
-}
-GATE_METRIC = "ndcg@10"
+# What factcheck eval, the bench and the fitting script import from here; the scoring and the
+# report live in service.evaluation.scoring and service.evaluation.report.
+__all__ = [
+    "DEV_SETS",
+    "FACTCHECK",
+    "GATE_METRIC",
+    "LABELS",
+    "METRICS",
+    "TOP",
+    "below_baselines",
+    "below_shares",
+    "dev_sets",
+    "evaluate",
+    "fold",
+    "format_table",
+    "indexed_statements",
+    "is_answerable",
+    "is_unrelated",
+    "key_matches",
+    "load_claims",
+    "ranking_of",
+    "relevance",
+    "score",
+]
+
 # The dev sets of a folder laid out as ../shared (its eval/README.md): name -> (corpus,
 # claims), relative to that folder.
 DEV_SETS = {
@@ -42,30 +73,9 @@ DEV_SETS = {
     "wice": ("eval/wice/corpus.jsonl", "eval/wice/dev-claims.jsonl"),
 }
 
-_QUOTES = str.maketrans("’‘“”", "''\"\"")
-
-
-def fold(text: str) -> str:
-    """Lower-case and fold curly quotes, as the datasets' README prescribes for matching."""
-    return text.lower().translate(_QUOTES)
-
-
-def key_matches(record_key: str, gold_key: str) -> bool:
-    """A dataset key names an article exactly, or as the prefix of its file name."""
-    return record_key == gold_key or record_key.startswith(gold_key + "_")
-
 
 def load_claims(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def is_answerable(claim: dict[str, Any]) -> bool:
-    return claim.get("stance") != "none" and bool(claim.get("gold"))
-
-
-def is_unrelated(claim: dict[str, Any]) -> bool:
-    """A `none` claim: nothing in the corpus speaks to it, so it must get no evidence."""
-    return claim.get("stance") == "none"
 
 
 def ranking_of(answer: dict[str, Any]) -> Ranking:
@@ -189,66 +199,6 @@ def _run(
     return result
 
 
-def relevance(claim: dict[str, Any], ranking: Ranking, keys: dict[str, str]) -> list[bool]:
-    """Per rank: does the statement come from a gold article and contain its substring?"""
-    return [
-        any(
-            key_matches(keys[article_id], gold_key) and fold(sub) in fold(text)
-            for gold_key, sub in claim["gold"]
-        )
-        for article_id, text in ranking
-    ]
-
-
-def score(
-    claims: Sequence[dict[str, Any]], rankings: Sequence[Ranking], keys: dict[str, str]
-) -> dict[str, Any]:
-    """hit@1, hit@3, MRR@10, nDCG@10 (binary relevance) and source recall@10 over the
-    answerable claims; kept (answerable claims with at least one result) and rejected
-    (``none`` claims with no result) as counts of their totals."""
-    totals = dict.fromkeys(METRICS, 0.0)
-    answerable = unrelated = kept = rejected = 0
-    for claim, full in zip(claims, rankings, strict=True):
-        if is_unrelated(claim):
-            unrelated += 1
-            rejected += not full
-        if not is_answerable(claim):
-            continue
-        answerable += 1
-        kept += bool(full)
-        ranking = full[:TOP]
-        relevant = relevance(claim, ranking, keys)
-        first = next((i for i, r in enumerate(relevant) if r), None)
-        totals["hit@1"] += first == 0
-        totals["hit@3"] += first is not None and first < 3
-        totals["mrr@10"] += 1 / (first + 1) if first is not None else 0
-        dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(relevant) if r)
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(claim["gold"]), TOP)))
-        totals["ndcg@10"] += dcg / ideal
-        gold_keys = {k for k, _ in claim["gold"]}
-        found = {g for g in gold_keys for a, _ in ranking if key_matches(keys[a], g)}
-        totals["source_recall@10"] += len(found) / len(gold_keys)
-    metrics = {k: round(v / answerable, 3) if answerable else 0.0 for k, v in totals.items()}
-    return {
-        "metrics": metrics,
-        "kept": {"count": kept, "of": answerable},
-        "rejected": {"count": rejected, "of": unrelated},
-    }
-
-
-def below_baselines(report: dict[str, Any], metric: str = GATE_METRIC) -> list[str]:
-    """One message per baseline whose figure (as reported, 3 decimals) beats factcheck's."""
-    systems = report["systems"]
-    if len(systems) < 2:
-        raise ValueError("the report has no baselines to compare with")
-    ours = systems[FACTCHECK]["metrics"][metric]
-    return [
-        f"factcheck {LABELS[metric]} {ours:.3f} is below {name}'s {result['metrics'][metric]:.3f}"
-        for name, result in systems.items()
-        if name != FACTCHECK and ours < result["metrics"][metric]
-    ]
-
-
 def dev_sets(folder: Path, only: Sequence[str] | None = None) -> list[tuple[Path, Path]]:
     """(corpus, claims) of the dev sets present in a folder laid out as ../shared."""
     found = []
@@ -258,57 +208,3 @@ def dev_sets(folder: Path, only: Sequence[str] | None = None) -> list[tuple[Path
         if (folder / corpus).exists() and (folder / claims).exists():
             found.append((folder / corpus, folder / claims))
     return found
-
-
-def below_shares(
-    report: dict[str, Any], min_kept: float | None, min_rejected: float | None
-) -> list[str]:
-    """One message per decision share of factcheck's below its bar (None: not gated); a set
-    without unanswerable (or answerable) claims has nothing to gate on that side."""
-    ours = report["systems"][FACTCHECK]
-    failures = []
-    for label, part, bar in (("kept", "kept", min_kept), ("rejected", "rejected", min_rejected)):
-        counts = ours[part]
-        if bar is not None and counts["of"] and counts["count"] < bar * counts["of"]:
-            failures.append(
-                f"factcheck {label} {_count(counts)} on {report['claims_file']} is below {bar:.0%}"
-            )
-    return failures
-
-
-def format_table(report: dict[str, Any]) -> str:
-    """A header line, then one markdown table with a row per system."""
-    header = (
-        "| system | " + " | ".join(LABELS[m] for m in METRICS) + " | kept | rejected | ms/claim |"
-    )
-    rule = "|" + "---|" * (len(METRICS) + 4)
-    rows = [
-        f"| {name} | "
-        + " | ".join(f"{result['metrics'][m]:.3f}" for m in METRICS)
-        + f" | {_count(result['kept'])} | {_count(result['rejected'])}"
-        + f" | {result['ms_per_claim']} |"
-        for name, result in report["systems"].items()
-    ]
-    summary = (
-        f"{report['corpus']}: {report['articles']} articles, {report['statements']} statements; "
-        f"{report['claims_file']}: {report['claims']} claims, {report['answerable']} answerable, "
-        f"{report['unrelated']} unrelated"
-    )
-    lines = [summary, "", header, rule, *rows]
-    if report["index_statements"] != report["statements"]:
-        lines += [
-            "",
-            f"note: the service's index holds {report['index_statements']} of the "
-            f"{report['statements']} stored statements the baselines ranked",
-        ]
-    if report.get("refused_claims"):
-        lines += [
-            "",
-            f"note: the API refused {report['refused_claims']} claim(s) as input (control "
-            "characters, schemas/common.py); factcheck is scored as answering them with nothing",
-        ]
-    return "\n".join(lines)
-
-
-def _count(part: dict[str, int]) -> str:
-    return f"{part['count']}/{part['of']}"

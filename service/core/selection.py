@@ -1,0 +1,62 @@
+"""Which scored passages a check lists: the evidence decision, the bar for related passages,
+and the other articles' passages that corroborate each one (near-copies take no slot)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.core.index import Key
+from service.core.options import Options
+from service.core.scoring import Scores
+
+# Statements of other articles at least this similar to an evidence passage corroborate it;
+# from this similarity on they are near-copies, listed as corroboration, not given a slot.
+CORROBORATION_MIN = 0.75
+NEAR_COPY_MIN = 0.97
+# A listed passage is called evidence when it is more likely evidence than not; the others
+# are related (the decision's threshold is far lower: it only says the index holds some).
+LIKELY = 0.5
+
+
+def select(
+    ranked: list[tuple[Key, Scores]], vectors: np.ndarray, options: Options
+) -> list[tuple[int, bool, list[tuple[int, float]]]]:
+    """Pick up to top_k passages, best first, each with whether it is likely evidence and
+    the indices of the other articles' candidates that corroborate it; near-copies take no
+    slot.
+
+    The decision: a claim gets evidence only if some passage's probability reaches
+    min_probability. Then the list holds the passages that reach it, and those whose cosine
+    reaches min_score or, when their words carry them (fused score >= min_score), half of it:
+    a passage found by its words can be listed, a word match unlike the claim not.
+    """
+    decision = options.decision
+    if max((s.probability for _, s in ranked), default=-1.0) < decision:
+        return []
+    similarity = vectors @ vectors.T
+    chosen: list[tuple[int, bool, list[tuple[int, float]]]] = []
+    covered: set[int] = set()
+    for i, (key, scores) in enumerate(ranked):
+        if len(chosen) == options.top_k:
+            break
+        if i in covered:
+            continue
+        if scores.probability < decision and not qualifies(scores, options.min_score):
+            continue
+        group = [
+            (j, float(similarity[i, j]))
+            for j, (other, _) in enumerate(ranked)
+            if other[0] != key[0] and similarity[i, j] >= CORROBORATION_MIN
+        ]
+        group.sort(key=lambda item: -item[1])
+        covered.update(j for j, sim in group if sim >= NEAR_COPY_MIN)
+        chosen.append((i, scores.probability >= LIKELY, group))
+    return chosen
+
+
+def qualifies(scores: Scores, min_score: float) -> bool:
+    """Listed as related below the decision: cosine at min_score, or words that carry it."""
+    if scores.dense >= min_score:
+        return True
+    floor = min_score / 2 if min_score > 0 else min_score
+    return scores.fused >= min_score and scores.dense >= floor
