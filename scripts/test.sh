@@ -30,13 +30,19 @@ fi
 # still pay. --dist loadfile keeps a file on one worker: its module-scoped fixtures (a live
 # server, a redis-server) start once, and a file's tests keep their order. Each worker has
 # its own tmp dirs (pytest), random Redis key prefixes and free ports (tests/live.py).
-# Tests marked `serial` (they measure time or kill processes) run first, alone: beside other
-# workers they would time the machine's load. TEST_WORKERS=0 runs everything in one process;
-# TEST_MARK selects (make test-fast: "not slow").
+# Tests marked `serial` (they measure time or kill processes) run first, apart: beside the
+# CPU-bound workers they would time the machine's load. They mostly wait (leases expiring,
+# read deadlines, a hung Redis's timeouts), so their files run side by side, one worker each
+# (SERIAL_WORKERS). TEST_WORKERS=0 runs everything in one process; TEST_MARK selects
+# (make test-fast: "not slow").
 workers=${TEST_WORKERS:-4}
+serial_workers=${SERIAL_WORKERS:-5}
 mark=${TEST_MARK:-}
-parallel=()
-[ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadfile)
+parallel=() side_by_side=()
+if [ "$workers" != 0 ]; then
+  parallel=(-n "$workers" --dist loadfile)
+  side_by_side=(-n "$serial_workers" --dist loadfile)
+fi
 
 run() {  # run MARKEXPR ARGS...: pytest's status; 5 (none collected) is judged below
   local expr=$1; shift
@@ -44,7 +50,7 @@ run() {  # run MARKEXPR ARGS...: pytest's status; 5 (none collected) is judged b
 }
 
 serial=0; rest=0
-run "serial" "$@" || serial=$?
+run "serial" "${side_by_side[@]}" "$@" || serial=$?
 run "not serial" "${parallel[@]}" "$@" || rest=$?
 if [ "$serial" -eq 5 ] && [ "$rest" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2

@@ -196,7 +196,11 @@ def test_saved_indexes_load_mapped_and_refuse_another_model(
     assert [ranked(reopened, q) for q in queries[:5]] == [ranked(index, q) for q in queries[:5]]
     assert AnnFiles(tmp_path / "ann", "model-b", DIM).load() is None
     assert AnnFiles(tmp_path / "ann", "model-a", DIM + 1).load() is None
-    (tmp_path / "ann" / second / "ann.faiss").write_bytes(b"not an index")
+    # Damaged as a new file put in its place: truncating the mapped one in place would pull
+    # the pages from under `reopened`, and its faiss index dies of SIGBUS when it touches them.
+    damaged = tmp_path / "ann" / second / "ann.faiss.new"
+    damaged.write_bytes(b"not an index")
+    damaged.replace(tmp_path / "ann" / second / "ann.faiss")
     assert files.load() is None  # damaged: searched exactly instead
 
 
