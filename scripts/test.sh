@@ -30,19 +30,17 @@ fi
 # still pay. --dist loadfile keeps a file on one worker: its module-scoped fixtures (a live
 # server, a redis-server) start once, and a file's tests keep their order. Each worker has
 # its own tmp dirs (pytest), random Redis key prefixes and free ports (tests/live.py).
-# Tests marked `serial` (they measure time or kill processes) run first, apart: beside the
-# CPU-bound workers they would time the machine's load. They mostly wait (leases expiring,
-# read deadlines, a hung Redis's timeouts), so their files run side by side, one worker each
-# (SERIAL_WORKERS). TEST_WORKERS=0 runs everything in one process; TEST_MARK selects
+# Tests marked `serial` (they measure time or kill processes) must not be timed against the
+# CPU-bound workers' load. They mostly wait (leases expiring, read deadlines, a hung Redis's
+# timeouts), so their files run side by side, one worker each (SERIAL_WORKERS), while the rest
+# runs at once beside them at the lowest CPU priority (nice 19, inherited by the servers its
+# tests start): whenever a timed test wants a core it gets it, and the waits overlap the rest
+# of the suite instead of adding to it. Their output is printed after the rest's.
+# TEST_WORKERS=0 runs everything in one process, the serial files first; TEST_MARK selects
 # (make test-fast: "not slow").
 workers=${TEST_WORKERS:-4}
 serial_workers=${SERIAL_WORKERS:-5}
 mark=${TEST_MARK:-}
-parallel=() side_by_side=()
-if [ "$workers" != 0 ]; then
-  parallel=(-n "$workers" --dist loadfile)
-  side_by_side=(-n "$serial_workers" --dist loadfile)
-fi
 
 run() {  # run MARKEXPR ARGS...: pytest's status; 5 (none collected) is judged below
   local expr=$1; shift
@@ -50,8 +48,27 @@ run() {  # run MARKEXPR ARGS...: pytest's status; 5 (none collected) is judged b
 }
 
 serial=0; rest=0
-run "serial" "${side_by_side[@]}" "$@" || serial=$?
-run "not serial" "${parallel[@]}" "$@" || rest=$?
+if [[ "$mark" == *"not slow"* ]]; then
+  # Every serial file is also marked slow (tests/conftest.py): nothing of them to run.
+  spread=()
+  [ "$workers" != 0 ] && spread=(-n "$workers" --dist loadfile)
+  run "not serial" "${spread[@]}" "$@" || rest=$?
+  [ "$rest" -eq 5 ] && { echo "pytest collected no tests: that is a failure" >&2; exit 1; }
+  exit "$rest"
+elif [ "$workers" = 0 ]; then
+  run "serial" "$@" || serial=$?
+  run "not serial" "$@" || rest=$?
+else
+  serial_log=$(mktemp)
+  run "serial" -n "$serial_workers" --dist loadfile "$@" >"$serial_log" 2>&1 &
+  serial_pid=$!
+  (renice -n 19 -p "$BASHPID" >/dev/null && run "not serial" -n "$workers" --dist loadfile "$@") \
+    || rest=$?
+  wait "$serial_pid" || serial=$?
+  echo "--- the serial files (timed or killing processes), run beside the rest:"
+  cat "$serial_log"
+  rm -f "$serial_log"
+fi
 if [ "$serial" -eq 5 ] && [ "$rest" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1

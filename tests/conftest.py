@@ -44,6 +44,8 @@ SLOW_FIXTURES = {
     "sample_live": "a live gunicorn",
     "sample_eval": "a whole `factcheck eval` run",
     "sample_report": "a whole evaluation run",
+    "torch_embedder": "the torch model (torch imported, weights loaded)",
+    "dense": "the sentence-transformers baseline on torch",
 }
 
 
@@ -58,10 +60,28 @@ SERIAL_FILES = {
 }
 
 
+# Files whose tests drive whole processes (the CLI, gunicorn, redis-server, a wheel build)
+# or storms of them: `make test-fast` leaves them, and the serial files, to `make test`.
+SLOW_FILES = {
+    "test_cli.py",
+    "test_cli_polish.py",
+    "test_bulk_ingest.py",
+    "test_compose.py",
+    "test_loadtest.py",
+    "test_concurrency.py",
+    "test_replicas.py",
+    "test_readonly.py",
+    "test_redis_auth_tls.py",
+    "test_guessing.py",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)
+        if item.path.name in SERIAL_FILES | SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     # Files with slow tests first (a file's own order kept): on parallel workers the long

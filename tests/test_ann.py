@@ -240,6 +240,7 @@ def synced(store: Store, folder: Path, threshold: int = 500) -> SyncedIndex:
     return index
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_a_large_enough_index_builds_its_ann_in_the_background_once(
     sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
@@ -259,6 +260,7 @@ def test_a_large_enough_index_builds_its_ann_in_the_background_once(
     assert worker_b.builder is None
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_small_indexes_and_disabled_anns_never_build(
     sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
@@ -272,6 +274,7 @@ def test_small_indexes_and_disabled_anns_never_build(
     assert not (tmp_path / "small").exists()
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_only_one_process_builds_at_a_time(sqlite_store: SQLiteStore, tmp_path: Path) -> None:
     folder = tmp_path / "ann"
     index = synced(sqlite_store, folder)
@@ -283,6 +286,7 @@ def test_only_one_process_builds_at_a_time(sqlite_store: SQLiteStore, tmp_path: 
     assert index.ann_staleness() == (0, 0)
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_an_outgrown_ann_is_rebuilt_and_followed_by_other_workers(
     sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
@@ -304,6 +308,7 @@ def test_an_outgrown_ann_is_rebuilt_and_followed_by_other_workers(
     assert new is not None and new.generation != generation.generation and new.size == 1300
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_a_full_reload_maps_the_saved_index_again(
     sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
@@ -322,6 +327,7 @@ def test_tiny_and_empty_indexes(tmp_path: Path) -> None:
         AnnIndex.build(np.zeros((0, DIM), dtype=np.float32), np.zeros(0, dtype=np.uint64))
 
 
+@pytest.mark.slow  # a store of thousands of statements
 @pytest.mark.parametrize("value", ["OFF", "false", "hnsw"])
 def test_ann_setting_is_checked(sqlite_store: SQLiteStore, value: str) -> None:
     from service.config import Config
@@ -342,6 +348,7 @@ def test_default_ann_folders() -> None:
     assert "6379" not in redis_a  # a URL's password never reaches a path
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_cli_builds_the_ann(tmp_path: Path, embedder: Embedder) -> None:
     store = SQLiteStore(f"sqlite:///{tmp_path / 'fc.db'}")
     put_all(store, articles(np.random.default_rng(2), 30, dim=embedder.dimension))
@@ -403,6 +410,7 @@ def test_the_service_answers_alike_through_its_approximate_index(
     assert same >= 0.9 * len(probes)
 
 
+@pytest.mark.slow  # a store of thousands of statements
 def test_a_full_load_leaves_postings_as_shared_arrays(sqlite_store: SQLiteStore) -> None:
     """Under preload the load runs in the master: postings must be arrays by then, or every
     worker converts (and privately copies) them on first use."""

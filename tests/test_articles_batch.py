@@ -112,6 +112,7 @@ SENTENCES = (f"Survey {n} counted {n % 7 + 2} {' '.join(WORDS[: n % 9 + 1])}." f
 LONG = {"id": "long", "title": "Long", "source": "Desk", "text": " ".join(SENTENCES)}
 
 
+@pytest.mark.slow  # hundreds of statements embedded
 def test_every_statement_keeps_its_own_vector(
     client: FlaskClient, app: Flask, embedder: Embedder
 ) -> None:
@@ -274,6 +275,7 @@ def test_a_batch_over_real_gunicorn(tmp_path: Path) -> None:
             wait_until(weir_found, 30, "the batch's article found by a check")
 
 
+@pytest.mark.slow  # hundreds of statements embedded
 def test_a_store_refusing_writes_fails_the_batch_whole_and_a_retry_completes_it(
     tmp_path: Path, embedder: Embedder
 ) -> None:

@@ -41,6 +41,7 @@ def _answers(app: Flask, claim_list: list[str]) -> list[Any]:
     return out
 
 
+@pytest.mark.slow  # two stores filled, every claim checked on both
 def test_bulk_loaded_store_answers_like_api_ingested(
     store_url: tuple[str, str], tmp_path: Path, embedder: Embedder
 ) -> None:

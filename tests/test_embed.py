@@ -68,6 +68,7 @@ def test_int8_model_stays_within_the_agreement_bar(
     assert quantized.stat().st_size < 0.5 * next(tmp_path.glob("*/model.onnx")).stat().st_size
 
 
+@pytest.mark.slow  # falls back to the torch model
 def test_unexportable_dir_falls_back_to_torch(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

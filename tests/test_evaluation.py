@@ -381,6 +381,7 @@ def test_baselines_keep_everything_and_reject_nothing(
     assert result["rejected"]["count"] == 0
 
 
+@pytest.mark.slow  # a whole evaluation run
 def test_a_claim_the_api_refuses_is_counted_and_scored_as_no_answer(
     embedder: Embedder, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from service.evaluation.run import below_baselines, evaluate, load_claims
 from tests.conftest import SHARED, requires_seeds
 
 
+@pytest.mark.slow  # a whole evaluation of the seed dev set
 @requires_seeds
 def test_seed_claims_meet_the_evidence_quality_bar() -> None:
     report = evaluate(SHARED / "seeds", SHARED / "eval" / "seed-dev-claims.jsonl")
@@ -54,6 +55,7 @@ def test_gold_keys_name_articles_exactly_or_by_file_prefix(
     assert key_matches(record_key, gold_key) is matches
 
 
+@pytest.mark.slow  # a whole evaluation of the seed dev set
 @requires_seeds
 def test_seed_provenance_one_outlet_two_cuts_and_one_wire_two_outlets(
     embedder: Embedder, tmp_path: Path

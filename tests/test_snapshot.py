@@ -133,6 +133,7 @@ def test_a_stale_snapshot_plus_the_feed_answers_as_a_rebuild(store: Store, tmp_p
     assert_as_rebuilt(again, store)
 
 
+@pytest.mark.slow  # 5,000 statements segmented and stored
 def test_compaction_after_a_restore_leaves_the_mapped_rows(store: Store, tmp_path: Path) -> None:
     fill(store, count=500)  # compaction waits for 4,096 dead rows
     index_of(store, tmp_path).write_snapshot()
