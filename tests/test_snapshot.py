@@ -162,7 +162,7 @@ def test_a_restored_index_reads_its_mapped_rows_by_pread_even_once_removed(
     first.write_snapshot()
     assert not Path(str(vectors.base.filename)).exists()
     np.testing.assert_array_equal(vectors.take(picks), want[picks])
-    monkeypatch.setattr("service.core.rows.PREAD_MAX_ROWS", 10)  # many rows: the mapping
+    monkeypatch.setattr("service.core.vectors.PREAD_MAX_ROWS", 10)  # many rows: the mapping
     np.testing.assert_array_equal(vectors.take(picks), want[picks])
     assert_as_rebuilt(restored, store)
 

@@ -7,35 +7,20 @@ baseline the evaluation compares against, and its English stop-word list is used
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import Stemmer
 
-
-def _bm25s_stopwords() -> tuple[str, ...]:
-    """bm25s' English stop words, read from its ``stopwords`` module alone: importing it as
-    ``bm25s.stopwords`` runs the package's ``__init__``, which imports scipy (~0.2 s of CPU
-    at every start, for a list of words)."""
-    package = importlib.util.find_spec("bm25s")  # finds, does not import
-    assert package is not None and package.submodule_search_locations
-    path = Path(next(iter(package.submodule_search_locations))) / "stopwords.py"
-    spec = importlib.util.spec_from_file_location("_factcheck_bm25s_stopwords", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return tuple(module.STOPWORDS_EN)
-
+from service.core.stopwords import STOPWORDS_EN
 
 _TOKEN = re.compile(r"\w+")
-_STOP = frozenset(_bm25s_stopwords()) | {"s", "t", "said", "says", "say"}
+_STOP = frozenset(STOPWORDS_EN) | {"s", "t", "said", "says", "say"}
 _stemmer = Stemmer.Stemmer("english")
 
 
