@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from service.config import Config
 from service.serving import logs
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["Config", "create_app"]
 
@@ -17,6 +18,10 @@ __all__ = ["Config", "create_app"]
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app: Config from FACTCHECK_* (a dict overrides single settings), then the
     store, the model and the index, each once, kept on ``app.extensions["factcheck"]``."""
+    # Imported here, not with the package: `factcheck serve` imports the package before it
+    # execs gunicorn, which imports all of this again.
+    from flask import Flask
+
     from service.api import articles, check, health
     from service.api.auth import init_auth, load_keys
     from service.api.body import init_body_guard

@@ -165,6 +165,24 @@ def test_writes_after_the_build_are_searched_and_deletions_are_never_returned(
         assert ("art-5", i) not in ranked(index, corpus["art-5"].vectors[i])
 
 
+def test_entries_find_their_rows_whether_built_from_these_rows_or_not(
+    corpus: dict[str, IndexData],
+) -> None:
+    index = filled(corpus)
+    index.remove("art-2")  # a dead row before the live ones: entry i is not row i
+    same = ann_of(index)  # built from these very rows: matched without a search
+    order = np.random.default_rng(4).permutation(same.size)
+    shuffled = AnnIndex(same.index, same.keys[order])  # another order: matched by key
+    for ann in (shuffled, same):
+        index.attach(ann)
+        rows = index._entry_rows
+        assert (rows >= 0).all() and np.array_equal(index._keys[rows], ann.keys)
+        assert index.ann_staleness() == (0, 0)
+    through_ann = [ranked(index, corpus["art-7"].vectors[i]) for i in range(10)]
+    index.attach(None)
+    assert through_ann == [ranked(index, corpus["art-7"].vectors[i]) for i in range(10)]
+
+
 def test_compaction_keeps_entries_on_their_rows() -> None:
     data = articles(np.random.default_rng(5), 600)
     index = filled(data)

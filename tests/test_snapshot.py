@@ -145,6 +145,29 @@ def test_compaction_after_a_restore_leaves_the_mapped_rows(store: Store, tmp_pat
     assert_as_rebuilt(restored, store)
 
 
+def test_a_restored_index_reads_its_mapped_rows_by_pread_even_once_removed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(store)
+    first = index_of(store, tmp_path)
+    first.write_snapshot()
+    restored = index_of(store, tmp_path)
+    put_all(store, {"late": articles(np.random.default_rng(8), 1)["art-0"]})
+    restored.sync(build=False)  # a tail row beside the mapped ones
+    vectors = restored._vectors
+    assert vectors._file is not None and vectors.start == 400 and len(vectors.base) == 400
+    want = np.concatenate([np.asarray(vectors.base), vectors.tail[:10]])
+    picks = np.random.default_rng(2).permutation(410)[:60]
+    np.testing.assert_array_equal(vectors.take(picks), want[picks])  # pread, and the tail
+    # A newer generation replaces this one and removes its files: the open file still reads.
+    first.write_snapshot()
+    assert not Path(str(vectors.base.filename)).exists()
+    np.testing.assert_array_equal(vectors.take(picks), want[picks])
+    monkeypatch.setattr("service.core.vectors.PREAD_MAX_ROWS", 10)  # many rows: the mapping
+    np.testing.assert_array_equal(vectors.take(picks), want[picks])
+    assert_as_rebuilt(restored, store)
+
+
 def _damage(folder: Path, name: str) -> Callable[[Path], None]:
     def damage(path: Path) -> None:
         generation = path / (path / "CURRENT").read_text().strip()

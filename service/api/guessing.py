@@ -20,7 +20,6 @@ import math
 import threading
 import time
 
-import redis
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -80,6 +79,8 @@ class FailureBudget:
                 admitted = lim(item, self.scope, client)
             except Exception as exc:  # down, hung or refusing writes: local counters hold
                 self.trip(f"{exc.__class__.__name__}: {str(exc)[:80]}")
+                import redis  # loaded already: the shared counters are the Redis store's
+
                 if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
                     # The store is that same Redis: this request would meet it next and pay
                     # its timeouts again. Answer 503 now, within one timeout.

@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-import marshmallow as ma
-
 from service.cli.common import EXIT_OK, EXIT_USAGE, Command
 from service.config import Config
 
@@ -48,6 +46,9 @@ def register(command: Command) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, as each command's own needs are: `factcheck serve` loads this module too.
+    import marshmallow as ma
+
     from schemas.check import CheckRequestSchema, CheckResponseSchema
     from service.cli.report import table, use_colour
     from service.core.embed import get_embedder

@@ -46,6 +46,14 @@ class DenseRows(StatementRows):
                 return
             rows = np.flatnonzero(self._alive[: self._used])
             keys = self._keys[rows]
+            if np.array_equal(keys, ann.keys):
+                # Built from these very rows (`factcheck index` saves the index and the
+                # snapshot a start maps from one state): entry i is live row i, no search
+                # needed (two sorts of 1M keys were ~0.1 s of a start).
+                self._entry_rows = rows.astype(np.int64)
+                self._covered[rows] = True
+                self._ann = ann
+                return
             order = np.argsort(keys)
             # Looked up in ascending order: 1M random binary searches cost seconds at start
             # (cache misses), sorted ones a fraction of that.

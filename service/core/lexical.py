@@ -16,7 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
+
+from service.core.stopwords import STOPWORDS_EN
 
 _TOKEN = re.compile(r"\w+")
 _STOP = frozenset(STOPWORDS_EN) | {"s", "t", "said", "says", "say"}

@@ -18,55 +18,8 @@ import numpy as np
 from service.core.ann import statement_key
 from service.core.filters import local_day, timestamp
 from service.core.lexical import BM25, LexicalState, tokenize
+from service.core.vectors import INITIAL, Vectors, resized
 from service.types import IndexData
-
-INITIAL = 1024
-
-
-class Vectors:
-    """Row vectors: a read-only base (a snapshot's mapped file) and a growable tail."""
-
-    def __init__(self, dimension: int, base: np.ndarray | None = None) -> None:
-        self.base = np.zeros((0, dimension), np.float32) if base is None else base
-        self.tail = np.zeros((INITIAL, dimension), dtype=np.float32)
-
-    @property
-    def start(self) -> int:
-        """The first row kept in the tail."""
-        return len(self.base)
-
-    @property
-    def capacity(self) -> int:
-        return self.start + len(self.tail)
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        start = self.start
-        if start == 0:
-            return self.tail[rows]
-        out = np.empty((len(rows), self.tail.shape[1]), dtype=np.float32)
-        low = rows < start
-        out[low] = self.base[rows[low]]
-        out[~low] = self.tail[rows[~low] - start]
-        return out
-
-    def dot_all(self, used: int, query: np.ndarray) -> np.ndarray:
-        """Cosine of the query with rows [0, used), without copying the mapped base."""
-        start = self.start
-        if start == 0:
-            return self.tail[:used] @ query
-        return np.concatenate([self.base[:used] @ query, self.tail[: max(used - start, 0)] @ query])
-
-    def put(self, rows: np.ndarray, values: np.ndarray) -> None:
-        self.tail[rows - self.start] = values  # appended rows are always past the base
-
-    def grow(self, capacity: int) -> None:
-        self.tail = _resized(self.tail, capacity - self.start)
-
-    def upto(self, used: int) -> list[np.ndarray]:
-        """Views of rows [0, used) in order (stable: written rows never change)."""
-        start = self.start
-        return [self.base[:used], self.tail[: max(used - start, 0)]]
 
 
 @dataclass
@@ -194,11 +147,11 @@ class StatementRows:
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * len(self._alive))
         self._vectors.grow(capacity)
-        self._alive = _resized(self._alive, capacity)
-        self._row_article = _resized(self._row_article, capacity)
-        self._row_position = _resized(self._row_position, capacity)
-        self._keys = _resized(self._keys, capacity)
-        self._covered = _resized(self._covered, capacity)
+        self._alive = resized(self._alive, capacity)
+        self._row_article = resized(self._row_article, capacity)
+        self._row_position = resized(self._row_position, capacity)
+        self._keys = resized(self._keys, capacity)
+        self._covered = resized(self._covered, capacity)
 
     def _compact(self) -> None:
         alive = self._alive[: self._used]
@@ -208,12 +161,12 @@ class StatementRows:
         self.lexical.compact(alive, remap, len(old_rows))
         capacity = max(INITIAL, 2 * len(old_rows))
         vectors = Vectors(self.dimension)  # in memory again: a mapped base is left behind
-        vectors.tail = _resized(self._vectors.take(old_rows), capacity)
+        vectors.tail = resized(self._vectors.take(old_rows), capacity)
         self._vectors = vectors
-        self._row_article = _resized(self._row_article[old_rows], capacity)
-        self._row_position = _resized(self._row_position[old_rows], capacity)
-        self._keys = _resized(self._keys[old_rows], capacity)
-        self._covered = _resized(self._covered[old_rows], capacity)
+        self._row_article = resized(self._row_article[old_rows], capacity)
+        self._row_position = resized(self._row_position[old_rows], capacity)
+        self._keys = resized(self._keys[old_rows], capacity)
+        self._covered = resized(self._covered[old_rows], capacity)
         self._compacted(alive, remap)
         self._alive = np.zeros(capacity, dtype=bool)
         self._alive[: len(old_rows)] = True
@@ -256,16 +209,16 @@ class StatementRows:
             (base,) = state.vectors
             self._vectors = Vectors(self.dimension, base)
             self._vectors.grow(capacity)
-            self._alive = _resized(state.alive, capacity)
-            self._row_article = _resized(state.row_article, capacity)
-            self._row_position = _resized(state.row_position, capacity)
-            self._keys = _resized(state.keys, capacity)
+            self._alive = resized(state.alive, capacity)
+            self._row_article = resized(state.row_article, capacity)
+            self._row_position = resized(state.row_position, capacity)
+            self._keys = resized(state.keys, capacity)
             self._covered = np.zeros(capacity, dtype=bool)
             self._article_ids = list(state.article_ids)
             self._ordinals = {a: o for o, a in enumerate(self._article_ids)}
             self._sources = list(state.sources)
             self._titles = list(state.titles)
-            self._published = _resized(state.published, max(INITIAL, 2 * len(state.published)))
+            self._published = resized(state.published, max(INITIAL, 2 * len(state.published)))
             self._published[len(state.published) :] = np.nan
             self._days = list(state.days)
             ids, first, count = self._article_ids, state.run_first, state.run_count
@@ -278,10 +231,3 @@ class StatementRows:
             assert isinstance(state.lexical, LexicalState)
             self.lexical = BM25.restored(state.lexical)
             self._mutations += 1
-
-
-def _resized(array: np.ndarray, capacity: int) -> np.ndarray:
-    out = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
-    n = min(len(array), capacity)
-    out[:n] = array[:n]
-    return out
