@@ -140,6 +140,12 @@ def run_size(args: argparse.Namespace, n: int, claims: list[str], env: dict[str,
         result["memory_after"] = server.memory()
     finally:
         server.stop()
+        if any(run["errors"] for run in result.get("load", [])):
+            # An error answer is a bug to read, not a figure: keep the server's own log.
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            saved = Path(args.out) / f"server-{n}.log"
+            saved.write_text(server.log())
+            print(f"  {n:,}: errors during the load; the server's log is in {saved}")
     if result.get("ann", {}).get("ann_built") or result.get("ann", {}).get("ann_saved"):
         result["ann"].update(ann.recall(corpus.store_url, claims[: args.baseline_claims]))
         print(f"  {n:,} approximate index: {result['ann']}")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
+import numpy as np
 import pytest
 
+from service.core import provenance
 from service.core.outlets import count_groups, credits, same_name, same_outlet, shared_origin
+from service.store import Store
+from service.types import Article, Statement
 
 
 @pytest.mark.parametrize(
@@ -57,3 +64,46 @@ def test_shared_origin_matches_an_acronym_with_its_name() -> None:
 )
 def test_count_groups(items: list[str], groups: int) -> None:
     assert count_groups(items, lambda x, y: x.casefold() == y.casefold()) == groups
+
+
+def test_the_credit_cache_takes_many_threads_evicting_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under load a worker's threads read credits at once; with a tiny cache every read evicts,
+    # and unlocked evictions of the same oldest key raised KeyError (a 500 to the caller).
+    now = "2026-01-01T00:00:00Z"
+    texts = {
+        f"wire-{i}": f"In an interview with Wire News Press, mayor {i} said so." for i in range(40)
+    }
+    for article_id, text in texts.items():
+        article = Article(article_id, article_id, "Desk", article_id, 1, now, now, text=text)
+        statement = Statement(0, 0, len(text), text, 0, len(text))
+        store.put_article(article, [statement], np.ones((1, 384), np.float32))
+    monkeypatch.setattr(provenance, "CREDIT_CACHE_SIZE", 2)
+    monkeypatch.setattr(provenance, "_credit_cache", {})
+    articles = [store.get_article(article_id, with_text=False) for article_id in texts]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def read(offset: int) -> None:
+        start.wait()
+        try:
+            for _ in range(300):
+                for article in articles[offset::8]:
+                    assert article is not None
+                    assert provenance._credits(store, article) == ("Wire News Press",)
+        except BaseException as exc:  # any error in a thread fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(provenance._credit_cache) <= 2

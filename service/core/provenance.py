@@ -4,6 +4,7 @@ words a passage shares."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,9 @@ from service.types import Article, Hit
 # Articles whose credits (service.core.outlets) are kept per process; oldest out first.
 CREDIT_CACHE_SIZE = 4096
 _credit_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+# A worker's threads share the cache: two evicting the same oldest key at once raised
+# KeyError (a 500 seen under c=8 load), so the eviction and the insert happen under a lock.
+_credit_lock = threading.Lock()
 # Corroborating passages listed per evidence item, most similar first; the source and origin
 # counts take them all. Bounds a response: a wire story copied by a hundred outlets would
 # otherwise list a hundred passages under each of its statements.
@@ -72,7 +76,8 @@ def _credits(store: Store, article: Article) -> tuple[str, ...]:
         if full is None:  # deleted since the search: nothing to read, and nothing to keep
             return ()
         cached = tuple(credits(full.text or ""))
-        if len(_credit_cache) >= CREDIT_CACHE_SIZE:
-            _credit_cache.pop(next(iter(_credit_cache)))
-        _credit_cache[key] = cached
+        with _credit_lock:
+            while len(_credit_cache) >= CREDIT_CACHE_SIZE:
+                _credit_cache.pop(next(iter(_credit_cache)))
+            _credit_cache[key] = cached
     return cached
