@@ -27,7 +27,14 @@ import numpy as np
 
 from service.config import Config
 from service.core.evidence import MODEL_PATH
-from service.core.features import DECISION_FEATURES, FEATURES, decision_inputs, features
+from service.core.features import (
+    DECISION_FEATURES,
+    FEATURES,
+    Candidates,
+    columns,
+    decision_inputs,
+    features,
+)
 from service.core.index import StatementIndex
 from service.core.segment import segment
 from service.documents.files import expand, read_records
@@ -42,9 +49,24 @@ from service.evaluation.run import (
 from service.types import IndexData
 
 POOL = 50  # the check's candidate pool (search.CANDIDATES) for top_k 10
+# The pool the cache is read at: any pool up to it is the subset of these candidates that are
+# among the POOL best by cosine or by BM25 (both lists are whole inside the wider union).
+WIDE = 100
 KEEP = 0.99  # share of each dev set's answerable claims the threshold must keep
 TOP = 10
 SETS = DEV_SETS
+
+
+@dataclass
+class Raw:
+    """One claim's candidates at the WIDE pool, as cached."""
+
+    dataset: str
+    answerable: bool
+    unrelated: bool
+    gold: int  # gold pairs, for the ideal DCG
+    table: Candidates
+    y: np.ndarray  # (candidates,) gold or not
 
 
 @dataclass
@@ -52,13 +74,33 @@ class Claim:
     dataset: str
     answerable: bool
     unrelated: bool
-    gold: int  # gold pairs, for the ideal DCG
-    x: np.ndarray  # (candidates, features)
-    y: np.ndarray  # (candidates,) gold or not
+    gold: int
+    cols: dict[str, np.ndarray]  # every feature by name (service.core.features.columns)
+    y: np.ndarray
     fused: np.ndarray  # the hand-set fusion (before this model), to compare rankings
 
 
-def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
+def narrowed(raw: Raw, pool: int) -> Claim:
+    """The claim as the check sees it with a candidate pool of `pool` (<= WIDE): the cached
+    candidates among the `pool` best by cosine or by BM25."""
+    t, y = raw.table, raw.y
+    if len(t) and pool < WIDE:
+        by_cosine = np.argsort(-t.cosine, kind="stable")[:pool]
+        by_bm25 = np.argsort(-t.bm25, kind="stable")[:pool]
+        order = np.union1d(by_cosine, by_bm25[t.bm25[by_bm25] > 0])
+        t, y = t.subset(order), y[order]
+    top_bm25 = float(t.bm25.max()) if len(t) else 0.0
+    lex = t.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(len(t))
+    fused = 0.6 * np.maximum(t.cosine, 0.9 * t.context) + 0.4 * lex
+    cols = columns(t) if len(t) else {}
+    return Claim(raw.dataset, raw.answerable, raw.unrelated, raw.gold, cols, y, fused)
+
+
+def matrix(claim: Claim, names: tuple[str, ...]) -> np.ndarray:
+    return features(claim.cols, names) if len(claim.y) else np.zeros((0, len(names)))
+
+
+def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Raw]:
     """Candidates and features of every claim of one dev set. Vectors are cached by text
     (cache/<set>-vectors.pkl), so a change of features or segmentation re-embeds little."""
     corpus, claims_file = (shared / part for part in SETS[name])
@@ -101,7 +143,7 @@ def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
     vector_file.write_bytes(pickle.dumps(known))
     out = []
     for claim, query in zip(claims, queries, strict=True):
-        table = index.candidate_table(query, claim["claim"], POOL)
+        table = index.candidate_table(query, claim["claim"], WIDE)
         y = np.array(
             [
                 any(
@@ -112,24 +154,13 @@ def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
             ],
             dtype=bool,
         )
-        top_bm25 = float(table.bm25.max()) if len(table) else 0.0
-        lex = table.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(len(table))
-        fused = 0.6 * np.maximum(table.cosine, 0.9 * table.context) + 0.4 * lex
         out.append(
-            Claim(
-                name,
-                is_answerable(claim),
-                is_unrelated(claim),
-                len(claim["gold"]),
-                features(table),
-                y,
-                fused,
-            )
+            Raw(name, is_answerable(claim), is_unrelated(claim), len(claim["gold"]), table, y)
         )
     return out
 
 
-def load(shared: Path, cache: Path, refresh: bool) -> list[Claim]:
+def load(shared: Path, cache: Path, refresh: bool) -> list[Raw]:
     cache.mkdir(parents=True, exist_ok=True)
     loaded: list[Any] = []
 
@@ -140,16 +171,16 @@ def load(shared: Path, cache: Path, refresh: bool) -> list[Claim]:
             loaded.append(get_embedder(Config()))
         return loaded[0]
 
-    claims: list[Claim] = []
+    claims: list[Raw] = []
     for name in SETS:
-        path = cache / f"{name}.pkl"
+        path = cache / f"{name}-wide{WIDE}.pkl"
         if path.exists() and not refresh:
             part = pickle.loads(path.read_bytes())
         else:
             part = build(shared, name, embedder, cache)
             path.write_bytes(pickle.dumps(part))
-        if part and part[0].x.shape[1] != len(FEATURES):
-            raise SystemExit(f"{path} holds other features: run with --refresh")
+        if part and not hasattr(part[0].table, "window_coverage"):
+            raise SystemExit(f"{path} holds other candidate tables: run with --refresh")
         claims.extend(part)
     return claims
 
@@ -161,13 +192,20 @@ class Model:
     decision_weights: np.ndarray
     decision_bias: float
     threshold: float
+    rank_names: tuple[str, ...] = FEATURES
+    decision_names: tuple[str, ...] = DECISION_FEATURES
 
     def score(self, claim: Claim) -> tuple[np.ndarray, np.ndarray]:
         """(ranking logit, evidence probability) per candidate, as service.core.evidence:
         P(the claim has evidence, judged from this passage) * P(this passage is gold)."""
-        logit = claim.x @ self.rank_weights + self.rank_bias
-        z = decision_inputs(claim.x, logit) @ self.decision_weights + self.decision_bias
+        logit = matrix(claim, self.rank_names) @ self.rank_weights + self.rank_bias
+        z = self.decision_x(claim, logit) @ self.decision_weights + self.decision_bias
         return logit, 1.0 / (1.0 + np.exp(-z)) / (1.0 + np.exp(-logit))
+
+    def decision_x(self, claim: Claim, logit: np.ndarray) -> np.ndarray:
+        if not len(claim.y):
+            return np.zeros((0, len(self.decision_names)))
+        return decision_inputs(claim.cols, logit, self.decision_names)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, float]:
@@ -181,24 +219,32 @@ def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np
     return weights, float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
 
 
-def fit(claims: list[Claim], c: float = 1.0) -> Model:
+def fit(
+    claims: list[Claim],
+    c: float = 1.0,
+    rank_names: tuple[str, ...] = FEATURES,
+    decision_names: tuple[str, ...] = DECISION_FEATURES,
+) -> Model:
     """The ranking model on every candidate of the answerable claims (gold or not), then the
     decision model on each claim's top-ranked passage (answerable or not), then the
     threshold. Every dev set weighs the same; within one, every claim (ranking) or each
     class (decision) does."""
     ranked = [k for k in claims if k.answerable and len(k.y)]
     per_set = {name: sum(k.dataset == name for k in ranked) for name in SETS}
-    x = np.vstack([k.x for k in ranked])
+    x = np.vstack([matrix(k, rank_names) for k in ranked])
     y = np.concatenate([k.y for k in ranked])
     w = np.concatenate([np.full(len(k.y), 1.0 / (per_set[k.dataset] * len(k.y))) for k in ranked])
     rank_weights, rank_bias = _logistic(x, y, w, c)
-    model = Model(rank_weights, rank_bias, np.zeros(len(DECISION_FEATURES)), 0.0, 0.0)
+    model = Model(
+        rank_weights, rank_bias, np.zeros(len(decision_names)), 0.0, 0.0, rank_names,
+        decision_names,
+    )  # fmt: skip
     tops, labels, groups = [], [], []
     for k in claims:
         if not len(k.y):
             continue
-        logit = k.x @ rank_weights + rank_bias
-        tops.append(decision_inputs(k.x, logit)[int(np.argmax(logit))])
+        logit = matrix(k, rank_names) @ rank_weights + rank_bias
+        tops.append(model.decision_x(k, logit)[int(np.argmax(logit))])
         labels.append(k.answerable)
         groups.append((k.dataset, k.answerable))
     sizes = {g: groups.count(g) for g in set(groups)}
@@ -259,11 +305,11 @@ def measure(claims: list[Claim], model: Model) -> dict:
     return out
 
 
-def held_out(folds: list[tuple[list[Claim], list[Claim]]], c: float) -> dict:
+def held_out(folds: list[tuple[list[Claim], list[Claim]]], c: float, **names: Any) -> dict:
     """Fit (and choose the threshold) on each training part, measure on its held-out part."""
     merged: dict[str, dict[str, Any]] = {}
     for train, test in folds:
-        for name, row in measure(test, fit(train, c)).items():
+        for name, row in measure(test, fit(train, c, **names)).items():
             acc = merged.setdefault(name, {})
             for key, value in row.items():
                 acc[key] = acc.get(key, 0) + (value * row["n"] if "@" in key else value)
@@ -317,9 +363,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/factcheck/fit")
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
     parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength")
+    parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
     parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_PATH}")
     args = parser.parse_args()
-    claims = load(args.shared, args.cache, args.refresh)
+    claims = [narrowed(raw, args.pool) for raw in load(args.shared, args.cache, args.refresh)]
     model = fit(claims, args.c)
     print(table("fitted on every claim (in-sample)", measure(claims, model)))
     print()
