@@ -362,7 +362,7 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/factcheck/fit")
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
-    parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength")
+    parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
     parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_PATH}")
     args = parser.parse_args()
