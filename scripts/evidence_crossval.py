@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from service.core.features import DECISION_FEATURES, decision_inputs
+from service.core.features import DECISION_FEATURES, FEATURES, decision_inputs, features
 from service.evaluation.run import DEV_SETS
 
 KEEP = 0.99  # share of each dev set's answerable claims the threshold must keep
@@ -23,10 +23,14 @@ class Claim:
     dataset: str
     answerable: bool
     unrelated: bool
-    gold: int  # gold pairs, for the ideal DCG
-    x: np.ndarray  # (candidates, features)
-    y: np.ndarray  # (candidates,) gold or not
+    gold: int
+    cols: dict[str, np.ndarray]  # every feature by name (service.core.features.columns)
+    y: np.ndarray
     fused: np.ndarray  # the hand-set fusion (before this model), to compare rankings
+
+
+def matrix(claim: Claim, names: tuple[str, ...]) -> np.ndarray:
+    return features(claim.cols, names) if len(claim.y) else np.zeros((0, len(names)))
 
 
 @dataclass
@@ -36,13 +40,20 @@ class Model:
     decision_weights: np.ndarray
     decision_bias: float
     threshold: float
+    rank_names: tuple[str, ...] = FEATURES
+    decision_names: tuple[str, ...] = DECISION_FEATURES
 
     def score(self, claim: Claim) -> tuple[np.ndarray, np.ndarray]:
         """(ranking logit, evidence probability) per candidate, as service.core.evidence:
         P(the claim has evidence, judged from this passage) * P(this passage is gold)."""
-        logit = claim.x @ self.rank_weights + self.rank_bias
-        z = decision_inputs(claim.x, logit) @ self.decision_weights + self.decision_bias
+        logit = matrix(claim, self.rank_names) @ self.rank_weights + self.rank_bias
+        z = self.decision_x(claim, logit) @ self.decision_weights + self.decision_bias
         return logit, 1.0 / (1.0 + np.exp(-z)) / (1.0 + np.exp(-logit))
+
+    def decision_x(self, claim: Claim, logit: np.ndarray) -> np.ndarray:
+        if not len(claim.y):
+            return np.zeros((0, len(self.decision_names)))
+        return decision_inputs(claim.cols, logit, self.decision_names)
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, float]:
@@ -56,24 +67,32 @@ def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np
     return weights, float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
 
 
-def fit(claims: list[Claim], c: float = 1.0) -> Model:
+def fit(
+    claims: list[Claim],
+    c: float = 1.0,
+    rank_names: tuple[str, ...] = FEATURES,
+    decision_names: tuple[str, ...] = DECISION_FEATURES,
+) -> Model:
     """The ranking model on every candidate of the answerable claims (gold or not), then the
     decision model on each claim's top-ranked passage (answerable or not), then the
     threshold. Every dev set weighs the same; within one, every claim (ranking) or each
     class (decision) does."""
     ranked = [k for k in claims if k.answerable and len(k.y)]
     per_set = {name: sum(k.dataset == name for k in ranked) for name in SETS}
-    x = np.vstack([k.x for k in ranked])
+    x = np.vstack([matrix(k, rank_names) for k in ranked])
     y = np.concatenate([k.y for k in ranked])
     w = np.concatenate([np.full(len(k.y), 1.0 / (per_set[k.dataset] * len(k.y))) for k in ranked])
     rank_weights, rank_bias = _logistic(x, y, w, c)
-    model = Model(rank_weights, rank_bias, np.zeros(len(DECISION_FEATURES)), 0.0, 0.0)
+    model = Model(
+        rank_weights, rank_bias, np.zeros(len(decision_names)), 0.0, 0.0, rank_names,
+        decision_names,
+    )  # fmt: skip
     tops, labels, groups = [], [], []
     for k in claims:
         if not len(k.y):
             continue
-        logit = k.x @ rank_weights + rank_bias
-        tops.append(decision_inputs(k.x, logit)[int(np.argmax(logit))])
+        logit = matrix(k, rank_names) @ rank_weights + rank_bias
+        tops.append(model.decision_x(k, logit)[int(np.argmax(logit))])
         labels.append(k.answerable)
         groups.append((k.dataset, k.answerable))
     sizes = {g: groups.count(g) for g in set(groups)}
@@ -134,11 +153,11 @@ def measure(claims: list[Claim], model: Model) -> dict:
     return out
 
 
-def held_out(folds: list[tuple[list[Claim], list[Claim]]], c: float) -> dict:
+def held_out(folds: list[tuple[list[Claim], list[Claim]]], c: float, **names: Any) -> dict:
     """Fit (and choose the threshold) on each training part, measure on its held-out part."""
     merged: dict[str, dict[str, Any]] = {}
     for train, test in folds:
-        for name, row in measure(test, fit(train, c)).items():
+        for name, row in measure(test, fit(train, c, **names)).items():
             acc = merged.setdefault(name, {})
             for key, value in row.items():
                 acc[key] = acc.get(key, 0) + (value * row["n"] if "@" in key else value)

@@ -18,18 +18,32 @@ import argparse
 import json
 import pickle
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Run as a script, scripts/ is on sys.path. Claim is imported here too so that caches pickled
-# before the split (as __main__.Claim) still load.
-from evidence_crossval import KEEP, Claim, fit, held_out, k_fold, leave_one_set_out, measure, table
+# Run as a script, scripts/ is on sys.path.
+from evidence_crossval import (
+    KEEP,
+    Claim,
+    fit,
+    held_out,
+    k_fold,
+    leave_one_set_out,
+    measure,
+    table,
+)
 
 from service.config import Config
 from service.core.evidence import MODEL_PATH
-from service.core.features import DECISION_FEATURES, FEATURES, features
+from service.core.features import (
+    DECISION_FEATURES,
+    FEATURES,
+    Candidates,
+    columns,
+)
 from service.core.index import StatementIndex
 from service.core.segment import segment
 from service.documents.files import expand, read_records
@@ -43,11 +57,42 @@ from service.evaluation.run import (
 )
 from service.types import IndexData
 
-POOL = 50  # the check's candidate pool (scoring.CANDIDATES) for top_k 10
+POOL = 50  # the check's candidate pool (search.CANDIDATES) for top_k 10
+# The pool the cache is read at: any pool up to it is the subset of these candidates that are
+# among the POOL best by cosine or by BM25 (both lists are whole inside the wider union).
+WIDE = 100
 SETS = DEV_SETS
 
 
-def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
+@dataclass
+class Raw:
+    """One claim's candidates at the WIDE pool, as cached."""
+
+    dataset: str
+    answerable: bool
+    unrelated: bool
+    gold: int  # gold pairs, for the ideal DCG
+    table: Candidates
+    y: np.ndarray  # (candidates,) gold or not
+
+
+def narrowed(raw: Raw, pool: int) -> Claim:
+    """The claim as the check sees it with a candidate pool of `pool` (<= WIDE): the cached
+    candidates among the `pool` best by cosine or by BM25."""
+    t, y = raw.table, raw.y
+    if len(t) and pool < WIDE:
+        by_cosine = np.argsort(-t.cosine, kind="stable")[:pool]
+        by_bm25 = np.argsort(-t.bm25, kind="stable")[:pool]
+        order = np.union1d(by_cosine, by_bm25[t.bm25[by_bm25] > 0])
+        t, y = t.subset(order), y[order]
+    top_bm25 = float(t.bm25.max()) if len(t) else 0.0
+    lex = t.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(len(t))
+    fused = 0.6 * np.maximum(t.cosine, 0.9 * t.context) + 0.4 * lex
+    cols = columns(t) if len(t) else {}
+    return Claim(raw.dataset, raw.answerable, raw.unrelated, raw.gold, cols, y, fused)
+
+
+def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Raw]:
     """Candidates and features of every claim of one dev set. Vectors are cached by text
     (cache/<set>-vectors.pkl), so a change of features or segmentation re-embeds little."""
     corpus, claims_file = (shared / part for part in SETS[name])
@@ -90,7 +135,7 @@ def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
     vector_file.write_bytes(pickle.dumps(known))
     out = []
     for claim, query in zip(claims, queries, strict=True):
-        table = index.candidate_table(query, claim["claim"], POOL)
+        table = index.candidate_table(query, claim["claim"], WIDE)
         y = np.array(
             [
                 any(
@@ -101,24 +146,13 @@ def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Claim]:
             ],
             dtype=bool,
         )
-        top_bm25 = float(table.bm25.max()) if len(table) else 0.0
-        lex = table.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(len(table))
-        fused = 0.6 * np.maximum(table.cosine, 0.9 * table.context) + 0.4 * lex
         out.append(
-            Claim(
-                name,
-                is_answerable(claim),
-                is_unrelated(claim),
-                len(claim["gold"]),
-                features(table),
-                y,
-                fused,
-            )
+            Raw(name, is_answerable(claim), is_unrelated(claim), len(claim["gold"]), table, y)
         )
     return out
 
 
-def load(shared: Path, cache: Path, refresh: bool) -> list[Claim]:
+def load(shared: Path, cache: Path, refresh: bool) -> list[Raw]:
     cache.mkdir(parents=True, exist_ok=True)
     loaded: list[Any] = []
 
@@ -129,16 +163,16 @@ def load(shared: Path, cache: Path, refresh: bool) -> list[Claim]:
             loaded.append(get_embedder(Config()))
         return loaded[0]
 
-    claims: list[Claim] = []
+    claims: list[Raw] = []
     for name in SETS:
-        path = cache / f"{name}.pkl"
+        path = cache / f"{name}-wide{WIDE}.pkl"
         if path.exists() and not refresh:
             part = pickle.loads(path.read_bytes())
         else:
             part = build(shared, name, embedder, cache)
             path.write_bytes(pickle.dumps(part))
-        if part and part[0].x.shape[1] != len(FEATURES):
-            raise SystemExit(f"{path} holds other features: run with --refresh")
+        if part and not hasattr(part[0].table, "window_coverage"):
+            raise SystemExit(f"{path} holds other candidate tables: run with --refresh")
         claims.extend(part)
     return claims
 
@@ -148,10 +182,11 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/factcheck/fit")
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
-    parser.add_argument("--c", type=float, default=0.1, help="inverse L2 strength")
+    parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
+    parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
     parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_PATH}")
     args = parser.parse_args()
-    claims = load(args.shared, args.cache, args.refresh)
+    claims = [narrowed(raw, args.pool) for raw in load(args.shared, args.cache, args.refresh)]
     model = fit(claims, args.c)
     print(table("fitted on every claim (in-sample)", measure(claims, model)))
     print()

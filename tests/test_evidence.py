@@ -102,6 +102,47 @@ def test_coverage_features_follow_their_definitions(claim: str) -> None:
     assert table.known == pytest.approx(share(everywhere))
 
 
+def test_neighbour_and_article_features_follow_their_definitions() -> None:
+    """window_coverage counts the terms of the statement and of its neighbours in its own
+    article; next_context reads it before its successor (a last statement keeps its cosine);
+    the article features count and compare the pool's candidates of one article."""
+    from service.core.features import columns
+
+    index = _index(CORPUS)
+    rng = np.random.default_rng(5)
+    query = rng.normal(size=8).astype(np.float32)
+    query /= np.linalg.norm(query)
+    claim = "Kallas visited the tidal barrage that feeds the grid"
+    table = index.candidate_table(query, claim, 10)
+    terms = list(dict.fromkeys(tokenize(claim)))
+    statements = [s for _, ss in CORPUS.values() for s in ss]
+    df = np.array([sum(t in tokenize(s) for s in statements) for t in terms], dtype=float)
+    idf = np.log(1 + (len(statements) - df + 0.5) / (df + 0.5))
+    vectors = {k: index.vectors_of([k])[0] for k in table.keys}
+    cols = columns(table)
+    for i, (article, position) in enumerate(table.keys):
+        texts = CORPUS[article][1]
+        window = {t for s in texts[max(position - 1, 0) : position + 2] for t in tokenize(s)}
+        held = sum(idf[j] for j, t in enumerate(terms) if t in window) / idf.sum()
+        assert table.window_coverage[i] == pytest.approx(held)
+        own = vectors[(article, position)]
+        if position + 1 < len(texts):
+            joint = own + index.vectors_of([(article, position + 1)])[0]
+            expected = float(joint @ query / np.linalg.norm(joint))
+        else:
+            expected = float(own @ query)
+        assert table.next_context[i] == pytest.approx(expected, abs=1e-5)
+        same = [j for j, key in enumerate(table.keys) if key[0] == article]
+        assert cols["article_share"][i] == pytest.approx(np.log(len(same)))
+        best = max(table.cosine[j] for j in same)
+        assert cols["article_gap"][i] == pytest.approx(table.cosine[i] - best)
+    assert (table.window_coverage > table.coverage).any()  # the neighbours do add terms
+    assert (table.next_context != table.cosine).any()
+    # A subset renumbers articles from 0, so the pool-wide features stay defined.
+    part = table.subset(np.array([len(table) - 1, 0]))
+    assert sorted(set(part.article.tolist())) == list(range(len(set(part.article.tolist()))))
+
+
 @pytest.mark.parametrize(
     ("claim", "names"),
     [

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from service.core.features import DECISION_FEATURES, FEATURES, Candidates, decision_inputs, features
+from service.core.features import (
+    DECISION_FEATURES,
+    FEATURES,
+    Candidates,
+    columns,
+    decision_inputs,
+    features,
+)
 
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 
@@ -34,9 +41,9 @@ class EvidenceModel:
 
     def score(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """(ranking logit, probability of being evidence), one of each per candidate."""
-        x = features(candidates)
-        logit = x @ self.rank_weights + self.rank_bias
-        z = decision_inputs(x, logit) @ self.decision_weights + self.decision_bias
+        cols = columns(candidates)
+        logit = features(cols) @ self.rank_weights + self.rank_bias
+        z = decision_inputs(cols, logit) @ self.decision_weights + self.decision_bias
         return logit, _sigmoid(z) * _sigmoid(logit)
 
 

@@ -112,7 +112,12 @@ class StatementIndex(DenseRows):
             lexical[found] = scores[at[found]]
             terms = list(dict.fromkeys(tokenize(claim)))
             idf = self.lexical.idf(terms, self._live)
-            own = self.lexical.matches(terms, picked)
+            before, after = self._neighbour(picked, -1), self._neighbour(picked, 1)
+            # One pass over the postings for the candidates and both their neighbours.
+            own, *beside = np.split(
+                self.lexical.matches(terms, np.concatenate([picked, before, after])), 3
+            )
+            window = own | beside[0] | beside[1]
             # Per article (title, then any statement), computed once for each article met.
             articles, slot = np.unique(self._row_article[picked], return_inverse=True)
             in_title = np.array(
@@ -128,7 +133,10 @@ class StatementIndex(DenseRows):
                 keys=[self._key(int(r)) for r in picked],
                 cosine=cosine,
                 bm25=lexical,
-                context=self._with_previous(picked, cosine, query),
+                context=self._with_neighbour(picked, cosine, query, before),
+                next_context=self._with_neighbour(picked, cosine, query, after),
+                window_coverage=coverage(window, idf),
+                article=slot,
                 coverage=coverage(own, idf),
                 title_coverage=coverage(in_title, idf),
                 article_coverage=coverage(in_article, idf),
@@ -159,18 +167,27 @@ class StatementIndex(DenseRows):
             out[:, j] = np.searchsorted(posted, last, "right") > np.searchsorted(posted, first)
         return out
 
-    def _with_previous(self, rows: np.ndarray, own: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Cosine of the query with each statement read together with the one before it
-        (the normalised sum of both vectors); a first statement keeps its own cosine."""
-        prev = rows - 1
-        has_prev = (rows > 0) & (self._row_position[rows] > 0)
-        prev = np.where(has_prev, prev, rows)
-        has_prev &= self._alive[prev] & (self._row_article[prev] == self._row_article[rows])
-        mine, before = self._vectors.take(rows), self._vectors.take(prev)
-        joint = np.einsum("ij,ij->i", mine, before)
+    def _neighbour(self, rows: np.ndarray, step: int) -> np.ndarray:
+        """Each row's neighbour in its article (step -1: the statement before it, 1: the one
+        after), or the row itself where it has none."""
+        used = self._used
+        other = np.clip(rows + step, 0, max(used - 1, 0))
+        has = (rows + step >= 0) & (rows + step < used)
+        has &= self._alive[other] & (self._row_article[other] == self._row_article[rows])
+        has &= self._row_position[other] == self._row_position[rows] + step
+        return np.where(has, other, rows)
+
+    def _with_neighbour(
+        self, rows: np.ndarray, own: np.ndarray, query: np.ndarray, other: np.ndarray
+    ) -> np.ndarray:
+        """Cosine of the query with each statement read together with another (the
+        normalised sum of both vectors); where the other is the row itself, its own cosine."""
+        has = other != rows
+        mine, beside = self._vectors.take(rows), self._vectors.take(other)
+        joint = np.einsum("ij,ij->i", mine, beside)
         norm = np.sqrt(np.maximum(2.0 + 2.0 * joint, 1e-12))
-        paired = (own + np.where(has_prev, before @ query, 0.0)) / norm
-        return np.where(has_prev, paired, own)
+        paired = (own + np.where(has, beside @ query, 0.0)) / norm
+        return np.where(has, paired, own)
 
     def vectors_of(self, keys: list[Key]) -> np.ndarray:
         """The stored unit vectors of given statements (zeros for unknown ones)."""
