@@ -47,7 +47,8 @@ class StatementIndex(DenseRows):
     def lexical_search(self, query: str, top_k: int) -> list[tuple[Key, float]]:
         """The top_k statements by BM25 score for the query's terms, best first."""
         with self._lock:
-            rows, scores = self.lexical.search(query, self._alive, self._live)
+            stamp = self._mutations
+            rows, scores = self.lexical.search(query, self._alive, self._live, None, stamp)
             return self._top(rows, scores, top_k)
 
     def articles_matching(self, filters: Filters) -> np.ndarray | None:
@@ -104,7 +105,10 @@ class StatementIndex(DenseRows):
             dense = self._dense_rows(query, min(pool, live), mask, allowed is not None)
             # IDF and average length stay those of the whole index, filtered or not.
             only = mask if allowed is not None else None
-            rows, scores = self.lexical.search(claim, self._alive, self._live, only)
+            # The stamp lets common terms' weights be reused until the next write.
+            rows, scores = self.lexical.search(
+                claim, self._alive, self._live, only, self._mutations
+            )
             picked = np.union1d(dense, rows[top_rows(scores, pool)]).astype(np.int64)
             cosine = self._vectors.take(picked) @ query
             lexical = np.zeros(len(picked), dtype=np.float32)
