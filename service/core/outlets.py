@@ -14,7 +14,7 @@ Nothing here names an outlet: names are compared by their words and by their ini
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TypeVar
 
@@ -93,26 +93,8 @@ def shared_origin(credits_a: Sequence[str], credits_b: Sequence[str]) -> str | N
     return None
 
 
-def count_groups(
-    items: Sequence[T], same: Callable[[T, T], bool], key: Callable[[T], Hashable] | None = None
-) -> int:
-    """How many groups the items form when any two that are ``same`` are joined.
-
-    ``key``, when given, says what ``same`` reads of an item: items of one key that are
-    ``same`` as themselves stand for each other, so one of them is compared (a check's
-    corroborators are ~50 articles of a handful of outlets, and comparing every pair was
-    ~10% of a check at 1M statements).
-    """
-    if key is not None and len(items) > 2:  # fewer: nothing to spare
-        first: dict[Hashable, T] = {}
-        rest: list[T] = []
-        for item in items:
-            k = key(item)
-            if k not in first:
-                first[k] = item
-            elif not same(first[k], first[k]):
-                rest.append(item)  # not joined even to its own kind: keep it apart
-        items = list(first.values()) + rest
+def count_groups(items: Sequence[T], same: Callable[[T, T], bool]) -> int:
+    """How many groups the items form when any two that are ``same`` are joined."""
     parent = list(range(len(items)))
 
     def root(i: int) -> int:
