@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from service.core.outlets import count_groups, credits, same_name, same_outlet, shared_origin
@@ -57,3 +59,13 @@ def test_shared_origin_matches_an_acronym_with_its_name() -> None:
 )
 def test_count_groups(items: list[str], groups: int) -> None:
     assert count_groups(items, lambda x, y: x.casefold() == y.casefold()) == groups
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_count_groups_by_key_counts_as_every_pair(seed: int) -> None:
+    """Collapsing items of one key (empty names are not one outlet, even with themselves)
+    counts the same groups as comparing every pair."""
+    rng = random.Random(seed)
+    names = ["Reuters", "reuters", "Agence France-Presse", "AFP", "", "BBC News", "BBC", "  "]
+    items = [rng.choice(names) for _ in range(rng.randint(0, 30))]
+    assert count_groups(items, same_outlet, key=lambda s: s) == count_groups(items, same_outlet)

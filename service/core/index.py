@@ -119,8 +119,9 @@ class StatementIndex(DenseRows):
             own = self.lexical.matches(terms, picked)
             # Per article (title, then any statement), computed once for each article met.
             articles, slot = np.unique(self._row_article[picked], return_inverse=True)
+            titles = [self._title(o) for o in articles.tolist()]  # once an article, not a term
             in_title = np.array(
-                [[t in self._title(o) for t in terms] for o in articles], dtype=bool
+                [[t in title for t in terms] for title in titles], dtype=bool
             ).reshape(len(articles), len(terms))
             in_article = self._article_matches(terms, articles) | in_title
             in_title = in_title[slot] | own
