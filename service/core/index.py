@@ -95,8 +95,9 @@ class StatementIndex(DenseRows):
         with self._lock:
             used = self._used
             query = query.astype(np.float32)
-            mask = self._alive[:used].copy()
+            mask = self._alive[:used]  # read only, unless a filter narrows it (a copy then)
             if allowed is not None:
+                mask = mask.copy()
                 # Articles synced in after the mask was made are not admitted.
                 missing = len(self._article_ids) - len(allowed)
                 allowed = np.concatenate([allowed, np.zeros(max(missing, 0), dtype=bool)])
