@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 
@@ -107,3 +108,13 @@ def test_the_credit_cache_takes_many_threads_evicting_at_once(
         sys.setswitchinterval(interval)
     assert errors == []
     assert len(provenance._credit_cache) <= 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_count_groups_by_key_counts_as_every_pair(seed: int) -> None:
+    """Collapsing items of one key (empty names are not one outlet, even with themselves)
+    counts the same groups as comparing every pair."""
+    rng = random.Random(seed)
+    names = ["Reuters", "reuters", "Agence France-Presse", "AFP", "", "BBC News", "BBC", "  "]
+    items = [rng.choice(names) for _ in range(rng.randint(0, 30))]
+    assert count_groups(items, same_outlet, key=lambda s: s) == count_groups(items, same_outlet)

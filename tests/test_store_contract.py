@@ -322,6 +322,28 @@ def test_resolve(store: Store) -> None:
     assert store.resolve([]) == []
 
 
+def test_resolve_many_keys_in_order_with_repeats(store: Store) -> None:
+    """More keys than one query binds, repeats and misses: one hit a key, in key order."""
+    from service.store import sqlite
+
+    docs = [make_doc(f"many-{i}", text=SHORT_TEXT, seed=i) for i in range(8)]
+    for doc in docs:
+        doc.put(store)
+    keys = [(d.article.id, s.position) for d in docs for s in d.statements]
+    keys = [*keys, ("missing", 0), *keys[::-1]] * (sqlite.RESOLVE_CHUNK // len(keys) + 2)
+    assert len(keys) > sqlite.RESOLVE_CHUNK
+    hits = store.resolve(keys)
+    assert len(hits) == len(keys)
+    by_id = {d.article.id: d for d in docs}
+    for (article_id, position), hit in zip(keys, hits, strict=True):
+        if article_id == "missing":
+            assert hit is None
+            continue
+        assert hit is not None
+        assert hit.statement == by_id[article_id].statements[position]
+        assert hit.article == without_text(by_id[article_id].article)
+
+
 def test_article_without_statements_round_trips(store: Store) -> None:
     doc = make_doc("empty", text="... !!! ---")
     assert doc.statements == []

@@ -24,7 +24,7 @@ class DenseRows(StatementRows):
         self._ann: AnnIndex | None = None
         self._entry_rows = np.zeros(0, dtype=np.int64)  # ann entry -> row (-1: none)
         # (mutations, admitted entries, tail rows) for live rows: reused until the next write.
-        self._live_view: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._live_view: tuple[int, np.ndarray, np.ndarray, int] | None = None
 
     def _compacted(self, alive: np.ndarray, remap: np.ndarray) -> None:
         entries = self._entry_rows
@@ -70,8 +70,8 @@ class DenseRows(StatementRows):
         with self._lock:
             if self._ann is None:
                 return None
-            admitted, tail = self._ann_view(None)
-            return len(tail), int(len(admitted) - admitted.sum())
+            admitted, tail, count = self._ann_view(None)
+            return len(tail), len(admitted) - count
 
     def ann_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the live rows' vectors and keys, to build an index from."""
@@ -79,22 +79,24 @@ class DenseRows(StatementRows):
             rows = np.flatnonzero(self._alive[: self._used])
             return self._vectors.take(rows), self._keys[rows].copy()
 
-    def _ann_view(self, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _ann_view(self, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
         """(which entries stand for a row the mask admits, the admitted rows that have no
-        entry and are scanned exactly); mask None: every live row, cached until a write."""
+        entry and are scanned exactly, how many entries are admitted); mask None: every live
+        row, cached until a write (counting 1M entries a check was ~0.5 ms)."""
         if mask is None:
             cached = self._live_view
             if cached is not None and cached[0] == self._mutations:
-                return cached[1], cached[2]
+                return cached[1], cached[2], cached[3]
         used = self._used
         source = self._alive[:used] if mask is None else mask[:used]
         entries = self._entry_rows
         admitted = entries >= 0
         admitted[admitted] = source[entries[admitted]]
         tail = np.flatnonzero(source & ~self._covered[:used])
+        count = int(admitted.sum())
         if mask is None:
-            self._live_view = (self._mutations, admitted, tail)
-        return admitted, tail
+            self._live_view = (self._mutations, admitted, tail, count)
+        return admitted, tail, count
 
     def _dense_rows(
         self, query: np.ndarray, k: int, mask: np.ndarray, filtered: bool
@@ -103,8 +105,7 @@ class DenseRows(StatementRows):
         used = self._used
         ann = self._ann
         if ann is not None:
-            admitted, tail = self._ann_view(mask if filtered else None)
-            count = int(admitted.sum())
+            admitted, tail, count = self._ann_view(mask if filtered else None)
             if count >= ANN_MIN_ADMITTED * len(admitted):
                 found = ann.search(query, k, None if count == len(admitted) else admitted)
                 if len(found) >= min(k, count):  # else too few admitted nearby: scan instead

@@ -47,7 +47,8 @@ class StatementIndex(DenseRows):
     def lexical_search(self, query: str, top_k: int) -> list[tuple[Key, float]]:
         """The top_k statements by BM25 score for the query's terms, best first."""
         with self._lock:
-            rows, scores = self.lexical.search(query, self._alive, self._live)
+            stamp = self._mutations
+            rows, scores = self.lexical.search(query, self._alive, self._live, None, stamp)
             return self._top(rows, scores, top_k)
 
     def articles_matching(self, filters: Filters) -> np.ndarray | None:
@@ -94,8 +95,9 @@ class StatementIndex(DenseRows):
         with self._lock:
             used = self._used
             query = query.astype(np.float32)
-            mask = self._alive[:used].copy()
+            mask = self._alive[:used]  # read only, unless a filter narrows it (a copy then)
             if allowed is not None:
+                mask = mask.copy()
                 # Articles synced in after the mask was made are not admitted.
                 missing = len(self._article_ids) - len(allowed)
                 allowed = np.concatenate([allowed, np.zeros(max(missing, 0), dtype=bool)])
@@ -104,7 +106,10 @@ class StatementIndex(DenseRows):
             dense = self._dense_rows(query, min(pool, live), mask, allowed is not None)
             # IDF and average length stay those of the whole index, filtered or not.
             only = mask if allowed is not None else None
-            rows, scores = self.lexical.search(claim, self._alive, self._live, only)
+            # The stamp lets common terms' weights be reused until the next write.
+            rows, scores = self.lexical.search(
+                claim, self._alive, self._live, only, self._mutations
+            )
             picked = np.union1d(dense, rows[top_rows(scores, pool)]).astype(np.int64)
             cosine = self._vectors.take(picked) @ query
             lexical = np.zeros(len(picked), dtype=np.float32)
@@ -120,8 +125,9 @@ class StatementIndex(DenseRows):
             window = own | beside[0] | beside[1]
             # Per article (title, then any statement), computed once for each article met.
             articles, slot = np.unique(self._row_article[picked], return_inverse=True)
+            titles = [self._title(o) for o in articles.tolist()]  # once an article, not a term
             in_title = np.array(
-                [[t in self._title(o) for t in terms] for o in articles], dtype=bool
+                [[t in title for t in terms] for title in titles], dtype=bool
             ).reshape(len(articles), len(terms))
             in_article = self._article_matches(terms, articles) | in_title
             in_title = in_title[slot] | own

@@ -18,6 +18,7 @@ import numpy as np
 import Stemmer
 
 from service.core.stopwords import STOPWORDS_EN
+from service.core.weights import TermWeights
 
 _TOKEN = re.compile(r"\w+")
 _STOP = frozenset(STOPWORDS_EN) | {"s", "t", "said", "says", "say"}
@@ -109,6 +110,7 @@ class BM25:
         self.total_length = 0.0
         self._table: LexicalState | None = None
         self._slots: dict[str, int] = {}  # term -> its slot in _table
+        self.weights = TermWeights()  # common terms' weights, while the index's stamp holds
 
     @classmethod
     def restored(cls, state: LexicalState) -> BM25:
@@ -145,6 +147,7 @@ class BM25:
         return term in self.postings or term in self._slots
 
     def add(self, row: int, text: str) -> None:
+        self.weights.drop()  # rows and lengths change: no kept weight holds
         tokens = tokenize(text)
         if row >= len(self.lengths):
             self.lengths = np.resize(self.lengths, max(row + 1, 2 * len(self.lengths)))
@@ -208,9 +211,11 @@ class BM25:
         return make
 
     def forget(self, rows: np.ndarray | range) -> None:
+        self.weights.drop()
         self.total_length -= float(self.lengths[rows].sum())
 
     def compact(self, alive: np.ndarray, remap: np.ndarray, new_size: int) -> None:
+        self.weights.drop()
         for term in list(self._slots):  # every term into memory: the table's rows are remapped
             self.get(term)
         self._table, self._slots = None, {}
@@ -224,35 +229,41 @@ class BM25:
         self.lengths = lengths
 
     def search(
-        self, query: str, alive: np.ndarray, live_count: int, only: np.ndarray | None = None
+        self,
+        query: str,
+        alive: np.ndarray,
+        live_count: int,
+        only: np.ndarray | None = None,
+        stamp: object = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of every live row sharing a term with the query, unsorted.
 
         ``only`` (a row mask) restricts the rows returned; document frequencies stay those of
-        all live rows, so that a filter does not change how rare a term looks.
+        all live rows, so that a filter does not change how rare a term looks. ``stamp``
+        (None: no caching) names the state of the rows, lengths and liveness: while it is
+        unchanged, the weights of a common term are reused from an earlier search.
         """
         terms = dict.fromkeys(tokenize(query))
         if not terms or live_count == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        self.weights.at(stamp)
         avg = max(self.total_length / live_count, 1.0)
         all_rows, all_scores = [], []
         for term in terms:
-            p = self.get(term)
-            if p is None:
-                continue
-            rows, tfs = p.arrays()
-            live = alive[rows]
-            rows, tfs = rows[live], tfs[live]
-            df = len(rows)
+            cached = self.weights.get(term)
+            if cached is None:
+                cached = self._term_weights(term, alive, live_count, avg)
+                if cached is None:
+                    continue
+                self.weights.keep(term, cached)
+            rows, weights = cached
             if only is not None:
                 wanted = only[rows]
-                rows, tfs = rows[wanted], tfs[wanted]
+                rows, weights = rows[wanted], weights[wanted]
             if len(rows) == 0:
                 continue
-            idf = math.log(1 + (live_count - df + 0.5) / (df + 0.5))
-            norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avg)
             all_rows.append(rows)
-            all_scores.append(idf * tfs * (self.k1 + 1) / (tfs + norm))
+            all_scores.append(weights)
         if not all_rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         rows, weights = np.concatenate(all_rows), np.concatenate(all_scores)
@@ -264,8 +275,24 @@ class BM25:
         # matches was 70% of a check): sum into one slot a row instead. Every BM25 term
         # score is > 0, so the non-zero slots are exactly the matched rows, in order.
         summed = np.bincount(rows, weights=weights, minlength=span)
-        unique = np.flatnonzero(summed)
+        # Through a boolean mask: nonzero() over 1M float64 took ~4.6 ms, the mask ~1 ms.
+        unique = np.flatnonzero(summed != 0)
         return unique, summed[unique].astype(np.float32)
+
+    def _term_weights(
+        self, term: str, alive: np.ndarray, live_count: int, avg: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A term's live rows and their BM25 weights (None: no row ever had it)."""
+        p = self.get(term)
+        if p is None:
+            return None
+        rows, tfs = p.arrays()
+        live = alive[rows]
+        rows, tfs = rows[live], tfs[live]
+        df = len(rows)
+        idf = math.log(1 + (live_count - df + 0.5) / (df + 0.5))
+        norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avg)
+        return rows, idf * tfs * (self.k1 + 1) / (tfs + norm)
 
     def idf(self, terms: list[str], live_count: int) -> np.ndarray:
         """BM25's idf of each term; a term no statement has gets the idf of a count of 0.

@@ -14,7 +14,7 @@ Nothing here names an outlet: names are compared by their words and by their ini
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
 from typing import TypeVar
 
@@ -93,8 +93,25 @@ def shared_origin(credits_a: Sequence[str], credits_b: Sequence[str]) -> str | N
     return None
 
 
-def count_groups(items: Sequence[T], same: Callable[[T, T], bool]) -> int:
-    """How many groups the items form when any two that are ``same`` are joined."""
+def count_groups(
+    items: Sequence[T], same: Callable[[T, T], bool], key: Callable[[T], Hashable] | None = None
+) -> int:
+    """How many groups the items form when any two that are ``same`` are joined.
+
+    ``key``, when given, is all that ``same`` reads of an item: of the items of one key that
+    are ``same`` as themselves only one is compared (a check's ~30 corroborators come from a
+    handful of outlets).
+    """
+    if key is not None:
+        first: dict[Hashable, T] = {}
+        rest: list[T] = []
+        for item in items:
+            k = key(item)
+            if k not in first:
+                first[k] = item
+            elif not same(first[k], first[k]):
+                rest.append(item)  # not joined even to its own kind: keep it apart
+        items = [*first.values(), *rest]
     parent = list(range(len(items)))
 
     def root(i: int) -> int:

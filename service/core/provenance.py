@@ -60,7 +60,8 @@ def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[
             Corroboration(h, sim, outlet(hit.article, h.article), origin(hit.article, h.article))
             for h, sim in others[:MAX_CORROBORATIONS]
         ],
-        "independent_sources": count_groups(articles, outlet),
+        # Outlets compare source names only: one article a name stands for the others.
+        "independent_sources": count_groups(articles, outlet, key=lambda a: a.source),
         "independent_origins": count_groups(
             articles, lambda a, b: outlet(a, b) or origin(a, b) is not None
         ),

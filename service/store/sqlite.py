@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -16,6 +17,17 @@ from service.store.sqlite_schema import (
     index_data_from_rows,
 )
 from service.types import Article, Hit, IndexData, Statement
+
+T = TypeVar("T")
+
+
+# Keys (two bound values each) per resolve query: well under SQLite's variable limit.
+RESOLVE_CHUNK = 400
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for at in range(0, len(items), size):
+        yield items[at : at + size]
 
 
 class SQLiteStore(SQLiteConnections, Store):
@@ -216,27 +228,38 @@ class SQLiteStore(SQLiteConnections, Store):
                 yield current[0], index_data_from_rows(group, *current[1:])
 
     def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
-        hits: list[Hit | None] = []
-        articles: dict[str, Article | None] = {}
+        # Two queries for all the keys, not two a key: a check resolves ~50 passages
+        # (corroborators included), and a statement a round trip was ~8 ms of it at 1M.
+        wanted = list(dict.fromkeys(keys))
+        rows: dict[tuple[str, int], tuple[Any, ...]] = {}
+        articles: dict[str, Article] = {}
         with self._read() as conn:
-            for article_id, position in keys:
-                row = conn.execute(
-                    f"SELECT {STATEMENT_COLUMNS}, "
+            for chunk in _chunks(wanted, RESOLVE_CHUNK):
+                pairs = ", ".join("(?, ?)" for _ in chunk)
+                found = conn.execute(
+                    f"WITH wanted(a, p) AS (VALUES {pairs}) "
+                    f"SELECT article_id, {STATEMENT_COLUMNS}, "
                     "(SELECT substr(text, context_start + 1, context_end - context_start) "
                     " FROM articles WHERE id = article_id) "
-                    "FROM statements WHERE article_id = ? AND position = ?",
-                    (article_id, position),
-                ).fetchone()
-                if article_id not in articles:
-                    meta = conn.execute(
-                        f"SELECT {META_COLUMNS} FROM articles WHERE id = ?", (article_id,)
-                    ).fetchone()
-                    articles[article_id] = article_from_row(meta) if meta else None
-                article = articles[article_id]
-                if row is None or article is None:
-                    hits.append(None)
-                    continue
-                hits.append(Hit(article=article, statement=Statement(*row[:6]), context=row[6]))
+                    "FROM wanted JOIN statements ON article_id = a AND position = p",
+                    [v for key in chunk for v in key],
+                ).fetchall()
+                rows.update(((r[0], r[1]), r[1:]) for r in found)
+            ids = list(dict.fromkeys(a for a, _ in wanted))
+            for chunk_ids in _chunks(ids, RESOLVE_CHUNK):
+                marks = ", ".join("?" for _ in chunk_ids)
+                for meta in conn.execute(
+                    f"SELECT {META_COLUMNS} FROM articles WHERE id IN ({marks})", chunk_ids
+                ):
+                    articles[meta[0]] = article_from_row(meta)
+        hits: list[Hit | None] = []
+        for article_id, position in keys:
+            row = rows.get((article_id, position))
+            article = articles.get(article_id)
+            if row is None or article is None:
+                hits.append(None)
+                continue
+            hits.append(Hit(article=article, statement=Statement(*row[:6]), context=row[6]))
         return hits
 
     def count_articles(self) -> int:
