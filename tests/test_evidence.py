@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from service.core.evidence import MODEL_PATH, load_model
 from service.core.features import DECISION_FEATURES, FEATURES, name_terms
 from service.core.index import StatementIndex
-from service.core.lexical import tokenize
+from service.core.tokens import tokenize
 from service.types import IndexData
 
 ARTICLES = [

@@ -12,11 +12,11 @@ import pytest
 from service.core.embed import Embedder
 from service.core.index import Key, StatementIndex
 from service.core.ingest import TooManyStatements, content_hash, ingest_article
-from service.core.lexical import tokenize
 from service.core.scoring import CONTEXT_WEIGHT, LEXICAL_WEIGHT
 from service.core.search import Options, check_claim
 from service.core.segment import segment
 from service.core.synced import SyncedIndex
+from service.core.tokens import tokenize
 from service.store import Store, open_store
 from service.store.redis import RedisStore
 from service.store.sqlite import SQLiteStore

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core.lexical import tokenize
+from service.core.tokens import tokenize
 
 Key = tuple[str, int]  # (article id, statement position)
 

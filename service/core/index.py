@@ -13,7 +13,7 @@ import numpy as np
 from service.core.dense import DenseRows, find_sorted, top_rows
 from service.core.features import Candidates, coverage, name_terms
 from service.core.filters import Filters, local_day, timestamp
-from service.core.lexical import tokenize
+from service.core.tokens import tokenize
 
 __all__ = ["Filters", "IndexStats", "Key", "StatementIndex", "local_day", "timestamp"]
 

@@ -1,4 +1,4 @@
-"""Lexical side of the index: tokenisation and an incremental BM25 inverted index.
+"""Lexical side of the index: an incremental BM25 inverted index (tokens come from tokens.py).
 
 Why not bm25s here: it builds a static matrix, while the service must take single-article
 additions and deletions from the change feed without a full rebuild. bm25s stays the
@@ -8,41 +8,13 @@ baseline the evaluation compares against, and its English stop-word list is used
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import Stemmer
 
-from service.core.stopwords import STOPWORDS_EN
+from service.core.tokens import tokenize
 from service.core.weights import TermWeights
-
-_TOKEN = re.compile(r"\w+")
-_STOP = frozenset(STOPWORDS_EN) | {"s", "t", "said", "says", "say"}
-_stemmer = Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
-
-
-def fold(text: str) -> str:
-    """Lower-case, strip accents and fold typographic apostrophes."""
-    text = text.lower()
-    if text.isascii():  # nothing to decompose: skip the per-character pass (start-up time)
-        return text
-    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def tokenize(text: str) -> list[str]:
-    """Stemmed content words of a text (stop words and one-letter tokens dropped)."""
-    words = _TOKEN.findall(fold(text))
-    return [_stem(w) for w in words if w not in _STOP and (len(w) > 1 or w.isdigit())]
 
 
 class Postings:

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from service.core.lexical import tokenize
 from service.core.outlets import count_groups, credits, same_outlet, shared_origin
+from service.core.tokens import tokenize
 from service.store.base import Store
 from service.types import Article, Hit
 

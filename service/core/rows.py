@@ -17,7 +17,8 @@ import numpy as np
 
 from service.core.ann import statement_key
 from service.core.filters import local_day, timestamp
-from service.core.lexical import BM25, LexicalState, tokenize
+from service.core.lexical import BM25, LexicalState
+from service.core.tokens import tokenize
 from service.core.vectors import INITIAL, Vectors, resized
 from service.types import IndexData
 
