@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.corpus import articles, claims
-from bench.load import LoadResult, run, run_threads
+from bench.ingest import post_articles
+from bench.load import LoadResult, run
 from bench.server import Server
 
 
@@ -62,34 +63,6 @@ class Pooled:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
-
-
-def ingest(client: Pooled, bench: list[dict[str, Any]], clients: int) -> dict[str, Any]:
-    pending = iter(bench)
-    lock = threading.Lock()
-    stored, errors = [0], [0]
-
-    def worker() -> None:
-        while True:
-            with lock:
-                fields = next(pending, None)
-            if fields is None:
-                return
-            status, body = client.post("/v1/articles", fields)
-            with lock:
-                if status in (200, 201):
-                    stored[0] += int(json.loads(body)["statements"])
-                else:
-                    errors[0] += 1
-
-    took = run_threads(worker, clients)
-    return {
-        "statements": stored[0],
-        "errors": errors[0],
-        "clients": clients,
-        "seconds": round(took, 2),
-        "statements_per_s": round(stored[0] / took, 1),
-    }
 
 
 def bare(statements: list[str], texts: Sequence[str], threads: int = 0) -> dict[str, Any]:
@@ -186,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         try:
             client = Pooled(server.url)
-            result["ingest"] = ingest(client, bench, args.clients)
+            result["ingest"] = post_articles(
+                lambda f: client.post("/v1/articles", f), bench, args.clients
+            )
             offset = 0
             for c in (int(x) for x in args.concurrency.split(",")):
                 # Each window takes claims no earlier window sent: no cache hits.

@@ -16,6 +16,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bench.corpus import articles
@@ -23,17 +24,28 @@ from bench.load import post_json, run_threads
 
 
 def ingest(url: str, statements: int, clients: int = 2, seed: int = 11) -> dict[str, Any]:
-    pending = iter(list(articles(statements, per_article=10, seed=seed)))
+    fields = [bench.fields for bench in articles(statements, per_article=10, seed=seed)]
+    return post_articles(lambda f: post_json(url, "/v1/articles", f, timeout=120), fields, clients)
+
+
+def post_articles(
+    post: Callable[[dict[str, Any]], tuple[int, bytes]],
+    records: Iterable[dict[str, Any]],
+    clients: int,
+) -> dict[str, Any]:
+    """POST every record to /v1/articles through `post` from `clients` threads, each taking
+    the next record; statements stored per second of wall time, and the errors."""
+    pending = iter(records)
     lock = threading.Lock()
     stored, errors = [0], [0]
 
     def worker() -> None:
         while True:
             with lock:
-                bench = next(pending, None)
-            if bench is None:
+                fields = next(pending, None)
+            if fields is None:
                 return
-            status, body = post_json(url, "/v1/articles", bench.fields, timeout=120)
+            status, body = post(fields)
             with lock:
                 if status in (200, 201):
                     stored[0] += int(json.loads(body)["statements"])
