@@ -3,14 +3,19 @@
 What text may hold, in one place (openapi.yaml states the same rules as patterns, checked by
 tests/test_input.py):
 - C0 controls but tab and line breaks, and lone surrogates, are refused everywhere;
-- DEL, C1 controls, the bidi embedding/override/isolate controls and the tag characters
+- C1 controls (U+0080-U+009F) are what Windows-1252 punctuation becomes when a page is
+  decoded as Latin-1 ("we\\x92ve", "\\xe2\\x80\\xa6"): a text holding one is repaired by ftfy
+  ("we\u2019ve", "\u2026") in every text field, and the few C1 codes Windows-1252 leaves
+  undefined are removed. So a claim pasted from a mis-decoded page is checked as it was
+  written, and a C1 terminal escape ("\\x9b31m") is never kept as one;
+- DEL, the bidi embedding/override/isolate controls and the tag characters
   (U+E0000-U+E007F, invisible: they smuggle hidden text) are refused in short fields (ids,
   titles, outlets, claims): "abc\\u202egnp.exe" displays as "abcexe.png"; article text loses
   them instead (a scraped page may carry a stray one in a long text). The bidi *marks* (LRM,
   RLM, ALM: U+200E, U+200F, U+061C) stay: they reorder no letter, and RTL text needs them;
 - one-line fields (titles, outlets, sources) refuse line breaks (CR, LF, U+2028, U+2029);
   a claim may hold one (pasted from a page), an article text many;
-- a value of whitespace alone is blank, and refused.
+- a value of whitespace (and these controls) alone is blank, and refused.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import ftfy
 import marshmallow as ma
 
 # Character classes, written in the dialect Python's re and ECMAScript (the spec's) share.
 C0 = r"\x00-\x08\x0B\x0C\x0E-\x1F"
-INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069"
+DISGUISES = r"\x7F\u202A-\u202E\u2066-\u2069"  # DEL and the bidi controls
+C1 = r"\x80-\x9F"  # repaired (see above)
+INVISIBLE = r"\x7F-\x9F\u202A-\u202E\u2066-\u2069"  # both
 # Refused (or removed) with INVISIBLE, but not in the spec's patterns: no escape spells U+E0000
 # in both dialects, and written as itself it breaks every ECMAScript regex without the u flag
 # (Swagger UI's among them), as a surrogate pair it breaks Python's.
@@ -36,14 +44,16 @@ SPACE = r"\t\n\x0B\x0C\r \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u
 # The patterns openapi.yaml gives these fields (SHORT_TEXT: claims; ONE_LINE: titles, outlets);
 # the validators below refuse exactly what they refuse (but name the reason), plus lone
 # surrogates and the tag characters, which a spec pattern cannot spell.
-SHORT_TEXT = f"^[^{C0}{INVISIBLE}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}{INVISIBLE}]*$"
+SHORT_TEXT = f"^[^{C0}{DISGUISES}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}{DISGUISES}]*$"
 ARTICLE_TEXT = f"^[^{C0}]*[^{SPACE}{C0}{INVISIBLE}][^{C0}]*$"  # after INVISIBLE is removed
-NOT_ONE_LINE = f"{C0}{INVISIBLE}{LINE_BREAKS}"
-ONE_LINE = f"^[^{NOT_ONE_LINE}]*[^{SPACE}{NOT_ONE_LINE}][^{NOT_ONE_LINE}]*$"
+NOT_ONE_LINE = f"{C0}{DISGUISES}{LINE_BREAKS}"
+ONE_LINE = f"^[^{NOT_ONE_LINE}]*[^{SPACE}{NOT_ONE_LINE}{C1}][^{NOT_ONE_LINE}]*$"
 
 _C0_OR_SURROGATE = re.compile(f"[{C0}\ud800-\udfff]")
 _INVISIBLE = re.compile(f"[{INVISIBLE}{TAGS}]")
-_BLANK = re.compile(f"[{SPACE}]*")
+_DISGUISE = re.compile(f"[{DISGUISES}{TAGS}]")
+_C1 = re.compile(f"[{C1}]")
+_BLANK = re.compile(f"[{SPACE}{INVISIBLE}{TAGS}]*")
 _LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
 _NOT_IN_URL = re.compile(f"[{SPACE}{C0}{INVISIBLE}]")
 
@@ -77,12 +87,48 @@ def no_control_chars(value: str) -> None:
 
 
 def no_invisible_controls(value: str) -> None:
-    """DEL, C1 and bidi controls: they make a short text display as something it is not."""
-    if _INVISIBLE.search(value):
+    """DEL, bidi and tag characters: they make a short text display as something it is not."""
+    if _DISGUISE.search(value):
         raise ma.ValidationError(
-            "Must not contain DEL, C1, bidirectional control or tag characters "
-            "(U+007F-U+009F, U+202A-U+202E, U+2066-U+2069, U+E0000-U+E007F)."
+            "Must not contain DEL, bidirectional control or tag characters "
+            "(U+007F, U+202A-U+202E, U+2066-U+2069, U+E0000-U+E007F)."
         )
+
+
+# Only the mis-decoding repairs: the text is otherwise kept as sent (quotes stay curly, widths,
+# ligatures, line breaks, entities and normalisation untouched), so offsets and hashes of
+# clean text never change.
+_REPAIR = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=False,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+
+
+def repaired(text: str) -> str:
+    """A text with C1 controls was decoded with the wrong charset: ftfy undoes that; the C1
+    codes Windows-1252 leaves undefined (U+0081, U+008D...) mean nothing and are removed.
+    Text without C1 is returned as is (no heuristic runs on clean text)."""
+    if not _C1.search(text):
+        return text
+    return _C1.sub("", ftfy.fix_text(text, _REPAIR))
+
+
+class RepairedString(ma.fields.String):
+    """A string validated as sent (so the spec's patterns and lengths hold), then repaired."""
+
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
+        text = super().deserialize(value, attr, data, **kwargs)
+        return repaired(text) if isinstance(text, str) else text
 
 
 def one_line(value: str) -> None:
@@ -105,14 +151,18 @@ def short_text(max_chars: int, *, lines: bool = False, **kwargs: Any) -> ma.fiel
         no_control_chars,
     ]
     rules += [no_invisible_controls] if lines else [no_invisible_controls, one_line]
-    return ma.fields.String(validate=rules, **kwargs)
+    return RepairedString(validate=rules, **kwargs)
 
 
-class ArticleText(ma.fields.String):
-    """An article's text: invisible controls removed (offsets count in what is stored)."""
+class ArticleText(RepairedString):
+    """An article's text: repaired, then invisible controls removed (offsets count in what is
+    stored)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return _INVISIBLE.sub("", super()._deserialize(value, attr, data, **kwargs))
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
+        text = super().deserialize(value, attr, data, **kwargs)
+        return _INVISIBLE.sub("", text) if isinstance(text, str) else text
 
 
 def article_text(**kwargs: Any) -> ArticleText:

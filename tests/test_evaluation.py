@@ -385,10 +385,10 @@ def test_baselines_keep_everything_and_reject_nothing(
 def test_a_claim_the_api_refuses_is_counted_and_scored_as_no_answer(
     embedder: Embedder, tmp_path: Path
 ) -> None:
-    # Real dev sets hold such claims (a C1 control left by a mis-decoded page): the run goes
-    # on, factcheck answers the claim with nothing, and the table says how many there were.
+    # A claim may hold what the API refuses (here a bidi override): the run goes on,
+    # factcheck answers the claim with nothing, and the table says how many there were.
     good, *_ = SAMPLE_CLAIMS.read_text(encoding="utf-8").splitlines()
-    refused = good.replace("landed", "land\\u0080ed", 1)
+    refused = good.replace("landed", "land\\u202eed", 1)
     claims = tmp_path / "claims.jsonl"
     claims.write_text(f"{good}\n{refused}\n", encoding="utf-8")
     report = evaluate(SAMPLE_CORPUS, claims, baselines=False)
