@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -396,3 +397,24 @@ def test_a_claim_the_api_refuses_is_counted_and_scored_as_no_answer(
     assert report["systems"]["factcheck"]["kept"] == {"count": 1, "of": 2}
     assert report["metrics"]["hit@1"] == 0.5
     assert "the API refused 1 claim(s)" in format_table(report)
+
+
+@pytest.mark.slow  # a whole evaluation run
+def test_a_corpus_of_short_articles_is_not_throttled_by_the_write_limit(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    # Climate-FEVER's articles are a sentence or two: the run ingested them faster than the
+    # service's default 50 writes a second and stopped at a 429. 120 one-line articles go in
+    # well under two seconds, so the limit, if it applied, would refuse some.
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [
+        {"id": f"note-{i}", "title": f"Note {i}", "source": "Desk", "text": f"Item {i} was filed."}
+        for i in range(120)
+    ]
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    claims = tmp_path / "claims.jsonl"
+    gold = {"claim": "Item 7 was filed.", "stance": "supports", "gold": [["note-7", "Item 7"]]}
+    claims.write_text(json.dumps(gold) + "\n", encoding="utf-8")
+    report = evaluate(corpus, claims, baselines=False)
+    assert (report["articles"], report["statements"], report["index_statements"]) == (120, 120, 120)
+    assert report["systems"]["factcheck"]["kept"] == {"count": 1, "of": 1}
