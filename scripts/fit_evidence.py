@@ -9,7 +9,9 @@ outside the repo), so refitting takes seconds. Then a logistic regression of "th
 is a gold passage" on those features is fitted, each dev set weighing the same, and checked
 held out two ways: leave one dev set out, and 5-fold by claim. The decision threshold is the
 one the training folds choose (see `choose_threshold`). --write saves the model fitted on all
-claims. Needs scikit-learn (the `fit` extra); the service applies the weights with numpy.
+claims, for the embedding backend FACTCHECK_EMBED_BACKEND names (service.core.evidence.model_path:
+evidence_model.json for the float model, evidence_model-int8.json for onnx-int8; give that run
+its own --cache, the vectors differ). Needs scikit-learn (the `fit` extra); the service applies the weights with numpy.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from evidence_crossval import (
 )
 
 from service.config import Config
-from service.core.evidence import MODEL_PATH
+from service.core.evidence import model_path
 from service.core.features import (
     DECISION_FEATURES,
     FEATURES,
@@ -184,7 +186,8 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
     parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
-    parser.add_argument("--write", action="store_true", help=f"save the model to {MODEL_PATH}")
+    target = model_path(Config().embed_backend)
+    parser.add_argument("--write", action="store_true", help=f"save the model to {target}")
     args = parser.parse_args()
     claims = [narrowed(raw, args.pool) for raw in load(args.shared, args.cache, args.refresh)]
     model = fit(claims, args.c)
@@ -207,13 +210,14 @@ def main() -> int:
             "threshold": round(model.threshold, 4),
         },
         "fitted_on": {name: sum(c.dataset == name for c in claims) for name in SETS},
+        "backend": Config().embed_backend,
         "c": args.c,
         "keep": KEEP,
     }
     print(json.dumps(saved, indent=2))
     if args.write:
-        MODEL_PATH.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {MODEL_PATH}", file=sys.stderr)
+        target.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {target}", file=sys.stderr)
     return 0
 
 

@@ -6,8 +6,8 @@ passage is a gold passage" over every feature (the fitted fusion of the signals)
 decision model of "the index holds evidence for this claim", read from one passage at a time
 (DECISION_FEATURES). A passage's probability of being evidence is the product of the two
 (the claim has evidence, and this passage is it); a claim has evidence when some passage's
-probability reaches the fitted threshold. The weights ship in evidence_model.json
-beside this file and are applied with numpy.
+probability reaches the fitted threshold. The weights ship beside this file, one file per
+embedding backend whose vectors they were fitted on (`model_for`), and are applied with numpy.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ from service.core.features import (
 )
 
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
+# The int8 model moves cosines by up to ~1%, enough to move a claim across the decision's
+# threshold: its features get weights fitted on them (scripts/fit_evidence.py with
+# FACTCHECK_EMBED_BACKEND=onnx-int8). Any other backend computes the float model's vectors.
+MODEL_PATHS = {"onnx-int8": Path(__file__).with_name("evidence_model-int8.json")}
+
+
+def model_path(backend: str) -> Path:
+    """The weights fitted on `backend`'s vectors (the float model's for torch and onnx)."""
+    return MODEL_PATHS.get(backend, MODEL_PATH)
+
+
+def model_for(backend: str) -> EvidenceModel:
+    return load_model(model_path(backend))
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
     data = json.loads(path.read_text(encoding="utf-8"))
     rank, decision = data["ranking"], data["decision"]

@@ -7,17 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.config import Config
-from service.core.evidence import load_model
+from service.core.evidence import EvidenceModel, load_model, model_for
 from service.core.index import Filters, timestamp
 
 # A passage below the evidence decision is still listed, as related, when its cosine
 # similarity reaches this (docs/quality.md).
 DEFAULT_MIN_SCORE = 0.3
-
-
-def default_min_probability() -> float:
-    """The fitted decision threshold (service/core/evidence_model.json)."""
-    return load_model().threshold
 
 
 @dataclass(frozen=True)
@@ -33,10 +28,12 @@ class Options:
     filters: Filters = field(default_factory=Filters)
     claim_date: float | None = None  # POSIX seconds; evidence published later is flagged
     claim_day: str | None = None  # or a bare date: evidence from a later day is flagged
+    # The evidence model fitted on the vectors the embedder computes (options_from picks it).
+    model: EvidenceModel = field(default_factory=load_model, compare=False, repr=False)
 
     @property
     def decision(self) -> float:
-        return default_min_probability() if self.min_probability is None else self.min_probability
+        return self.model.threshold if self.min_probability is None else self.min_probability
 
 
 def options_from(params: Mapping[str, Any], config: Config) -> Options:
@@ -63,6 +60,7 @@ def options_from(params: Mapping[str, Any], config: Config) -> Options:
         ),
         claim_date=_instant(claim),
         claim_day=_day(claim),
+        model=model_for(config.embed_backend),
     )
 
 

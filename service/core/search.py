@@ -140,7 +140,7 @@ def _check_one(
     pool = max(CANDIDATES, 2 * options.top_k)
     table = index.candidate_table(query, claim, pool, allowed)
     searched = time.perf_counter()
-    ranked = score(table)
+    ranked = score(table, options.model)
     vectors = index.vectors_of([key for key, _ in ranked])
     chosen = select(ranked, vectors, options)
     needed = sorted({i for i, _, _ in chosen} | {j for _, _, g in chosen for j, _ in g})
