@@ -1,5 +1,8 @@
 """`python -m bench` (or `make bench`): build corpora, serve them under gunicorn, load them,
-time the baselines on the same claims, and write the results (see docs/benchmarks.md)."""
+time the baselines on the same claims, and write the results (see docs/benchmarks.md).
+
+The servers run with the rate limits off (bench/server.py; `--env` can set them back), and
+any answer but a 2xx is an error in the tables, never throughput (bench/load.py)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def service(
     lock = threading.Lock()
     stored, refused = [0], [0]
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"FACTCHECK_THREADS": str(threads), "FACTCHECK_RATE_LIMIT_WRITES": "off"}
+        env = {"FACTCHECK_THREADS": str(threads)}  # rate limits off: bench/server.py
         with Server(f"sqlite:///{tmp}/bench.db", workers=workers, env=env) as server:
 
             def worker() -> None:

@@ -7,6 +7,11 @@ then closed loops of POST /v1/check over pooled keep-alive connections at each c
 then bare ``encode`` + ``util.semantic_search`` over the same statements' vectors, one claim
 at a time. Claims never repeat within a window, so the claim cache does not flatter a figure.
 
+The service runs with its rate limits off (bench/server.py: one client address at c=8 would
+meet the 200 reads/s default as 429s); `--env FACTCHECK_RATE_LIMIT_READS=...` puts one back.
+Any answer but a 2xx is an error, reported per window and never counted in req/s; a run
+with errors exits 1.
+
     python -m bench.check_path --statements 1400 --duration 10 [--env K=V ...] [--profile]
 
 ``--profile`` also runs the checks in-process under cProfile (no HTTP) and prints the top
@@ -30,7 +35,7 @@ from urllib.parse import urlsplit
 from bench.corpus import articles, claims
 from bench.ingest import post_articles
 from bench.load import LoadResult, run
-from bench.server import Server
+from bench.server import BENCH_ENV, Server
 
 
 class Pooled:
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "env": env,
         "service_root": str(args.service_root or "."),
+        "service_env": {**BENCH_ENV, **env},
         "loadavg_before": Path("/proc/loadavg").read_text().strip(),
     }
     with tempfile.TemporaryDirectory(prefix="fc-checkpath-") as tmp:
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Each window takes claims no earlier window sent: no cache hits.
                 window = texts[offset:]
                 result[f"check_c{c}"] = run(server.url, window, c, args.duration).summary()
-                offset += result[f"check_c{c}"]["requests"] + c
+                offset += result[f"check_c{c}"]["requests"] + result[f"check_c{c}"]["errors"] + c
         finally:
             server.stop()
         if not args.no_bare:
@@ -175,25 +181,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(store, texts[-400:], env)
     result["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
-    _report(result)
+    errors = _report(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
-    return 0
+    return 1 if errors else 0
 
 
-def _report(result: dict[str, Any]) -> None:
+def _report(result: dict[str, Any]) -> int:
+    """Print the result and one line a figure; the number of error answers seen."""
     print(json.dumps(result, indent=1))
-    if "bare" not in result:
-        return
-    bare_p50 = result["bare"]["search"]["p50_ms"]
+    bare = result.get("bare")
     ingest_rate = result["ingest"]["statements_per_s"]
-    print(f"ingest {ingest_rate} statements/s vs bare encode "
-          f"{result['bare']['encode_statements_per_s']}: "
-          f"{ingest_rate / result['bare']['encode_statements_per_s']:.2f}x")  # fmt: skip
+    errors = result["ingest"]["errors"]
+    line = f"ingest {ingest_rate} statements/s, {result['ingest']['errors']} errors"
+    if bare:
+        rate = bare["encode_statements_per_s"]
+        line += f"; vs bare encode {rate}: {ingest_rate / rate:.2f}x"
+    print(line)
     for key in (k for k in result if k.startswith("check_c")):
-        p50 = result[key]["p50_ms"]
-        print(f"{key}: p50 {p50} ms vs bare {bare_p50} ms: {p50 / bare_p50:.2f}x; "
-              f"{result[key]['rps']} req/s")  # fmt: skip
+        p50, window = result[key]["p50_ms"], result[key]
+        errors += window["errors"]
+        line = f"{key}: p50 {p50} ms; {window['rps']} req/s (2xx only); {window['errors']} errors"
+        if bare:
+            bare_p50 = bare["search"]["p50_ms"]
+            line += f"; p50 vs bare {bare_p50} ms: {p50 / bare_p50:.2f}x"
+        print(line)
+    if errors:
+        print(f"{errors} answers were not 2xx: not a figure to report (see error_samples)")
+    return errors
 
 
 if __name__ == "__main__":

@@ -89,7 +89,12 @@ def when_ready(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Logged once the worker has loaded the app (model and index): it can answer now."""
+    """Logged once the worker has loaded the app (model and index): it can answer now.
+    From here its log lines are written by a thread of the worker's own (logs.queue_writes:
+    started after the fork, which no thread survives; flushed in worker_exit)."""
+    from service.serving import logs
+
+    logs.queue_writes()
     worker.log.info("factcheck worker ready pid=%s", worker.pid)
 
 
@@ -109,12 +114,16 @@ def worker_exit(server: Any, worker: Any) -> None:
     the C library's exit handlers. ONNX Runtime's, run in a worker forked after the master
     loaded the model, wait on a condition variable whose other users were threads of the
     master (gdb: pthread_cond_destroy in __run_exit_handlers): the worker hung for the whole
-    graceful timeout or aborted with std::system_error."""
+    graceful timeout or aborted with std::system_error. The log queue is written out first:
+    os._exit leaves no thread time to finish."""
     if worker.pid != os.getpid():  # also called in the master, for a worker already gone
         return
     exiting = sys.exc_info()[1]
     code = exiting.code if isinstance(exiting, SystemExit) else 0
     status = code if isinstance(code, int) else (0 if code is None else 1)
+    from service.serving import logs
+
+    logs.flush_queue()  # every queued request line written before the exit
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

@@ -3,13 +3,20 @@
 What is logged at INFO never includes a claim, an article text or a key: a request line has
 the method, the path without its query string (a GET check carries the claim there), the
 status, the time taken, the request id and the key's short hash.
+
+In a gunicorn worker the lines are written by a thread of their own (`queue_writes`): a
+request thread only puts its record on a queue, and formatting and the write to stderr
+(with the handler's lock that every request thread waited on) happen off the request path.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import logging.handlers
 import os
+import queue
 import re
 import sys
 import time
@@ -69,12 +76,89 @@ def configure(level: str, kind: str) -> None:
     """Route the root logger to stderr in the chosen format (once per process)."""
     root = logging.getLogger()
     root.setLevel(level)
-    handler = next((h for h in root.handlers if getattr(h, "_factcheck", False)), None)
+    handler = _listener.handlers[0] if _listener else _ours(root)
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler._factcheck = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setFormatter(formatter(kind))
+
+
+def _ours(root: logging.Logger) -> logging.Handler | None:
+    return next((h for h in root.handlers if getattr(h, "_factcheck", False)), None)
+
+
+# Enough for seconds of lines at full load; past it a request thread waits for the writer, as
+# it waited on stderr before, instead of the queue growing without bound.
+QUEUE_SIZE = 10_000
+
+
+Lines = queue.Queue[logging.LogRecord | None]
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Puts the record itself on the queue (the stock one formats it first, on the request
+    thread): only the message's %-args are resolved now, while they are what was logged."""
+
+    def __init__(self, lines: Lines) -> None:
+        super().__init__(lines)
+        self.lines = lines
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.lines.put(record)  # blocks when full (QUEUE_SIZE)
+
+
+class _Listener(logging.handlers.QueueListener):
+    def __init__(self, lines: Lines, handler: logging.Handler) -> None:
+        super().__init__(lines, handler, respect_handler_level=True)
+        self.lines = lines
+
+    def enqueue_sentinel(self) -> None:
+        self.lines.put(None)  # the stock put_nowait would raise on a full queue
+
+
+_listener: _Listener | None = None
+
+
+def queue_writes() -> None:
+    """From now on this process's log lines are written by a thread (one per process: a
+    thread does not survive fork, so call this in each gunicorn worker, not before).
+    `flush_queue` writes what is left and puts the direct write back."""
+    global _listener
+    root = logging.getLogger()
+    handler = _ours(root)
+    if handler is None or _listener is not None:
+        return
+    lines: Lines = queue.Queue(QUEUE_SIZE)
+    listener = _Listener(lines, handler)
+    listener.start()
+    _listener = listener
+    # Swapped in place, in one step: no record goes to both handlers or to neither.
+    root.handlers[root.handlers.index(handler)] = _Enqueue(lines)
+
+
+def flush_queue() -> None:
+    """Write every queued line and go back to writing on the caller's thread (worker exit)."""
+    global _listener
+    listener, root = _listener, logging.getLogger()
+    if listener is None:
+        return
+    front = next(h for h in root.handlers if isinstance(h, _Enqueue))
+    root.handlers[root.handlers.index(front)] = listener.handlers[0]
+    listener.stop()  # after the swap: what a thread logs meanwhile is written directly
+    while True:  # a record a thread was putting while the sentinel went in
+        try:
+            record = listener.lines.get_nowait()
+        except queue.Empty:
+            break
+        if record is not None:
+            listener.handle(record)
+    _listener = None
 
 
 def log_request(logger: logging.Logger, started: float, status: int, **fields: Any) -> None:
