@@ -11,7 +11,8 @@ held out two ways: leave one dev set out, and 5-fold by claim. The decision thre
 one the training folds choose (see `choose_threshold`). --write saves the model fitted on all
 claims, for the embedding backend FACTCHECK_EMBED_BACKEND names (service.core.evidence.model_path:
 evidence_model.json for the float model, evidence_model-int8.json for onnx-int8; give that run
-its own --cache, the vectors differ). Needs scikit-learn (the `fit` extra); the service applies the weights with numpy.
+its own --cache, the vectors differ). Needs scikit-learn (the `fit` extra); the service
+applies the weights with numpy.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def load(shared: Path, cache: Path, refresh: bool) -> list[Raw]:
         if not loaded:
             from service.core.embed import get_embedder
 
-            loaded.append(get_embedder(Config()))
+            loaded.append(get_embedder(Config.from_env()))
         return loaded[0]
 
     claims: list[Raw] = []
@@ -186,7 +187,7 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
     parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
-    target = model_path(Config().embed_backend)
+    target = model_path(Config.from_env().embed_backend)
     parser.add_argument("--write", action="store_true", help=f"save the model to {target}")
     args = parser.parse_args()
     claims = [narrowed(raw, args.pool) for raw in load(args.shared, args.cache, args.refresh)]
@@ -210,7 +211,7 @@ def main() -> int:
             "threshold": round(model.threshold, 4),
         },
         "fitted_on": {name: sum(c.dataset == name for c in claims) for name in SETS},
-        "backend": Config().embed_backend,
+        "backend": Config.from_env().embed_backend,
         "c": args.c,
         "keep": KEEP,
     }

@@ -4,14 +4,17 @@ decision and its wording through the API, on articles written here."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
-from service.core.evidence import MODEL_PATH, load_model
+from service.config import Config
+from service.core.evidence import MODEL_PATH, MODEL_PATHS, load_model, model_for
 from service.core.features import DECISION_FEATURES, FEATURES, name_terms
 from service.core.index import StatementIndex
+from service.core.options import options_from
 from service.core.tokens import tokenize
 from service.types import IndexData
 
@@ -158,11 +161,17 @@ def test_names_are_capitalised_words_past_the_first(claim: str, names: set[str])
     assert name_terms(claim) == names
 
 
-def test_the_shipped_model_matches_the_features_and_reads_closeness_as_evidence() -> None:
-    saved = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+SHIPPED = [MODEL_PATH, *MODEL_PATHS.values()]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_shipped_model_matches_the_features_and_reads_closeness_as_evidence(
+    path: Path,
+) -> None:
+    saved = json.loads(path.read_text(encoding="utf-8"))
     assert saved["ranking"]["features"] == list(FEATURES)
     assert saved["decision"]["features"] == list(DECISION_FEATURES)
-    model = load_model()
+    model = load_model(path)
     assert 0 < model.threshold < 1
     # Both models must take a closer passage (cosine) and one whose title and article hold
     # more of the claim's words as more likely evidence, or they learned noise.
@@ -170,6 +179,24 @@ def test_the_shipped_model_matches_the_features_and_reads_closeness_as_evidence(
         assert model.rank_weights[FEATURES.index(name)] > 0, name
     for name in ("cosine", "article_coverage"):
         assert model.decision_weights[DECISION_FEATURES.index(name)] > 0, name
+
+
+@pytest.mark.parametrize(
+    ("backend", "fitted_on"),
+    [("onnx", "onnx"), ("torch", "onnx"), ("onnx-int8", "onnx-int8")],
+)
+def test_a_check_is_decided_by_the_weights_fitted_on_its_backend(
+    backend: str, fitted_on: str
+) -> None:
+    # torch and onnx compute the float model's vectors; int8's cosines differ by up to ~1%,
+    # enough to cross the threshold, so it has weights of its own.
+    options = options_from({}, Config(embed_backend=backend))
+    path = MODEL_PATHS.get(fitted_on, MODEL_PATH)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["backend"] == fitted_on
+    assert options.model is model_for(backend) is load_model(path)
+    assert options.decision == saved["decision"]["threshold"]
+    assert options_from({"min_probability": 0.5}, Config(embed_backend=backend)).decision == 0.5
 
 
 @pytest.fixture
