@@ -25,6 +25,14 @@ SENTENCES = " ".join(
 REFUSED = [
     ("too-long", {"max_article_chars": 200}, SENTENCES, "Longer than 200 characters"),
     ("too-many-statements", {"max_statements_per_article": 3}, SENTENCES, "the limit is 3"),
+    # Counted as sent: repaired, this mis-decoded text ("\xe2\x80\xa6" is UTF-8's "\u2026" read
+    # as Latin-1) is exactly at the limit; the length is checked before any repair runs.
+    (
+        "too-long-as-sent",
+        {"max_article_chars": len(SENTENCES)},
+        SENTENCES.replace(".", "\xe2\x80\xa6"),
+        f"Longer than {len(SENTENCES)} characters",
+    ),
     ("only-punctuation", {}, "... !!! ??? --- ;;; …", "No statement left"),
     (
         "only-boilerplate",
