@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ftfy
+import ftfy.fixes
 import marshmallow as ma
 
 # Character classes, written in the dialect Python's re and ECMAScript (the spec's) share.
@@ -121,14 +122,32 @@ def repaired(text: str) -> str:
     return _C1.sub("", ftfy.fix_text(text, _REPAIR))
 
 
+def as_windows_1252(text: str) -> str:
+    """Each C1 control read as its Windows-1252 punctuation, the undefined ones removed: the
+    repair that cannot make a valid text invalid (it adds no space, break or control)."""
+    return _C1.sub("", ftfy.fixes.fix_c1_controls(text))
+
+
 class RepairedString(ma.fields.String):
-    """A string validated as sent (so the spec's patterns and lengths hold), then repaired."""
+    """A string validated as sent (so the spec's patterns and lengths hold), then repaired.
+
+    ftfy may read the text as a character the field refuses: "\xe2\x80\xae" is UTF-8's
+    U+202E read as Latin-1, "\xc0\x80" Java's NUL, "\xe2\x80\x83" a space alone. The spec
+    takes such text (letters and C1 controls), so it is taken, but read as Windows-1252."""
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
     ) -> Any:
         text = super().deserialize(value, attr, data, **kwargs)
-        return repaired(text) if isinstance(text, str) else text
+        if not isinstance(text, str):
+            return text
+        fixed = repaired(text)
+        if fixed != text:
+            try:
+                self._validate(fixed)
+            except ma.ValidationError:
+                fixed = as_windows_1252(text)
+        return fixed
 
 
 def one_line(value: str) -> None:
