@@ -4,12 +4,14 @@ refuses (a bidi override, a line break, a space alone, a tag character, NUL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.test_input import _spec_accepts, article
+from tests.test_input import _spec_accepts, article, assert_problem
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -58,3 +60,25 @@ def test_an_article_text_repair_never_leaves_a_control(client: FlaskClient) -> N
     assert stored["text"] == text.replace("\x80", "\u20ac")
     for statement in stored["statement_list"]:
         assert stored["text"][statement["start"] : statement["end"]] == statement["text"]
+
+
+# A claim's limits count it as sent, as an article's length does (service/core/ingest.py):
+# the repair runs ftfy, which on a batch of C1-dense claims took a second of a worker's CPU
+# only for the budget to refuse the request after it. Each "\xe2\x80\xa6" is 3 characters
+# sent and one ("\u2026") repaired.
+ELLIPSIS = "\xe2\x80\xa6"
+
+
+@sqlite_only
+def test_a_claims_limits_count_it_as_sent(make_app: Callable[..., Flask]) -> None:
+    client = make_app(max_claim_chars=20, max_batch_chars=30).test_client()
+    over = "Yes" + ELLIPSIS * 6  # 21 sent, 9 repaired
+    for answer in (
+        client.post("/v1/check", json={"claim": over}),
+        client.get("/v1/check", query_string={"claim": over}),
+    ):
+        assert assert_problem(answer, 422)["errors"] == {"claim": ["Longer than 20 characters."]}
+    within = "No" + ELLIPSIS * 6  # 20 sent: two are 40, over the batch's 30
+    batch = client.post("/v1/check/batch", json={"claims": [within, within]})
+    assert "FACTCHECK_MAX_BATCH_CHARS" in assert_problem(batch, 422)["detail"]
+    assert client.post("/v1/check", json={"claim": within}).status_code == 200

@@ -31,34 +31,62 @@ _CHECK_RESPONSE, _BATCH_RESPONSE = CheckResponseSchema(), BatchResponseSchema()
 
 @bp.post("")
 def check_post() -> Response:
-    return _check(load(_CHECK_REQUEST, json_body(), "body"))
+    body = json_body()
+    _within_char_limits(_as_sent(body, "claim"), services().config)
+    return _check(load(_CHECK_REQUEST, body, "body"))
 
 
 @bp.get("")
 def check_get() -> Response:
-    return _check(load(_CHECK_QUERY, query_args(), "query string"))
+    args = query_args()
+    _within_char_limits(_as_sent(args, "claim"), services().config)
+    return _check(load(_CHECK_QUERY, args, "query string"))
 
 
 @bp.post("/batch")
 def check_batch() -> Response:
     started = time.perf_counter()
-    params = load(_BATCH_REQUEST, json_body(), "body")
-    fields = [f"claims.{i}" for i in range(len(params["claims"]))]
-    results = _run(params["claims"], fields, params)
+    body = json_body()
+    _within_char_limits(_as_sent(body, "claims"), services().config)
+    params = load(_BATCH_REQUEST, body, "body")
+    results = _run(params["claims"], params)
     took = round((time.perf_counter() - started) * 1000, 3)
     return jsonify(_BATCH_RESPONSE.dump({"results": results, "took_ms": took}))
 
 
 def _check(params: dict[str, Any]) -> Response:
-    [result] = _run([params["claim"]], ["claim"], params)
+    [result] = _run([params["claim"]], params)
     return jsonify(_CHECK_RESPONSE.dump(result))
 
 
-def _run(claims: list[str], fields: list[str], params: dict[str, Any]) -> list[CheckResult]:
-    """Check claims (named by their fields, for errors) with the request's options."""
+def _run(claims: list[str], params: dict[str, Any]) -> list[CheckResult]:
+    """Check claims with the request's options (their characters were counted as sent, by
+    _within_char_limits: the repair only shortens a claim)."""
     svc = services()
-    limit = svc.config.max_claim_chars
-    too_long = {f: [f"Longer than {limit} characters."] for c, f in zip(claims, fields, strict=True)
+    options = options_from(params, svc.config)
+    _within_budget(claims, options.top_k, svc.config)
+    results = check_claims(claims, options, svc.store, svc.embedder, svc.index)
+    observe_check(results)
+    return results
+
+
+def _as_sent(data: Any, key: str) -> dict[str, str]:
+    """The claims of a request as sent, by field: the schema repairs mis-decoded text with
+    ftfy, which costs, so the character limits count them first (as an article's length is,
+    service/core/ingest.py). What is no string is left to the schema to refuse."""
+    value = data.get(key) if hasattr(data, "get") else None
+    if isinstance(value, str):
+        return {key: value}
+    if isinstance(value, list):
+        return {f"{key}.{i}": c for i, c in enumerate(value) if isinstance(c, str)}
+    return {}
+
+
+def _within_char_limits(claims: dict[str, str], config: Config) -> None:
+    """Refuse a claim over FACTCHECK_MAX_CLAIM_CHARS, or claims over the request's budget of
+    characters (422 naming the limit), before any work."""
+    limit = config.max_claim_chars
+    too_long = {f: [f"Longer than {limit} characters."] for f, c in claims.items()
                 if len(c) > limit}  # fmt: skip
     if too_long:
         raise ApiError(
@@ -68,16 +96,7 @@ def _run(claims: list[str], fields: list[str], params: dict[str, Any]) -> list[C
             VALIDATION,
             errors=too_long,
         )
-    options = options_from(params, svc.config)
-    _within_budget(claims, options.top_k, svc.config)
-    results = check_claims(claims, options, svc.store, svc.embedder, svc.index)
-    observe_check(results)
-    return results
-
-
-def _within_budget(claims: list[str], top_k: int, config: Config) -> None:
-    """Refuse a request whose cost is over the budget (422 naming the limit), before any work."""
-    chars = sum(len(c) for c in claims)
+    chars = sum(len(c) for c in claims.values())
     if chars > config.max_batch_chars:
         raise ApiError(
             422,
@@ -87,6 +106,11 @@ def _within_budget(claims: list[str], top_k: int, config: Config) -> None:
             VALIDATION,
             errors={"claims": [f"More than {config.max_batch_chars} characters in all."]},
         )
+
+
+def _within_budget(claims: list[str], top_k: int, config: Config) -> None:
+    """Refuse a request asking for more evidence items than the budget (422 naming the
+    limit), before any work."""
     items = len(claims) * top_k
     if items > config.max_batch_evidence:
         raise ApiError(
