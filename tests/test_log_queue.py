@@ -193,3 +193,29 @@ def test_a_queued_line_reads_as_a_direct_one(kind: str) -> None:
     direct, queued = stream.getvalue().splitlines()
     assert direct == queued
     assert "forged" in direct and "\n" not in direct
+
+
+def test_a_line_logged_through_the_queue_after_its_flush_is_written() -> None:
+    """A thread that took the queue's handler from the root's list just before flush_queue
+    swapped it out (Logger.callHandlers walks that list) puts its record after the drain: it
+    is written all the same, not left on a queue nobody reads before os._exit."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = []
+    stream = io.StringIO()
+    logs.configure("INFO", "json")
+    ours = root.handlers[0]
+    assert isinstance(ours, logging.StreamHandler)
+    ours.setStream(stream)
+    logger = logging.getLogger("factcheck.access")
+    try:
+        logs.queue_writes()
+        [front] = root.handlers
+        logger.info("before the flush")
+        logs.flush_queue()
+        front.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 1, "late", (), None))
+    finally:
+        logs.flush_queue()
+        root.handlers = saved
+    written = [json.loads(line)["msg"] for line in stream.getvalue().splitlines()]
+    assert written == ["before the flush", "late"]

@@ -103,6 +103,10 @@ class _Enqueue(logging.handlers.QueueHandler):
     def __init__(self, lines: Lines) -> None:
         super().__init__(lines)
         self.lines = lines
+        # Set by flush_queue once it has drained the queue: from then on whoever puts a record
+        # writes what is queued itself. A thread that took this handler from the root's list
+        # just before the swap puts after the drain; nobody else would ever read its line.
+        self.drained_to: logging.Handler | None = None
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         record = copy.copy(record)
@@ -111,6 +115,10 @@ class _Enqueue(logging.handlers.QueueHandler):
 
     def enqueue(self, record: logging.LogRecord) -> None:
         self.lines.put(record)  # blocks when full (QUEUE_SIZE)
+        # Checked after the put: either the flush's drain comes later and takes the record,
+        # or drained_to is already set and the record is written here.
+        if self.drained_to is not None:
+            _drain(self.lines, self.drained_to)
 
 
 class _Listener(logging.handlers.QueueListener):
@@ -151,14 +159,20 @@ def flush_queue() -> None:
     front = next(h for h in root.handlers if isinstance(h, _Enqueue))
     root.handlers[root.handlers.index(front)] = listener.handlers[0]
     listener.stop()  # after the swap: what a thread logs meanwhile is written directly
-    while True:  # a record a thread was putting while the sentinel went in
-        try:
-            record = listener.lines.get_nowait()
-        except queue.Empty:
-            break
-        if record is not None:
-            listener.handle(record)
+    front.drained_to = listener.handlers[0]
+    _drain(listener.lines, front.drained_to)  # a record a thread put after the sentinel
     _listener = None
+
+
+def _drain(lines: Lines, handler: logging.Handler) -> None:
+    """Write what is on a queue whose writer thread has stopped."""
+    while True:
+        try:
+            record = lines.get_nowait()
+        except queue.Empty:
+            return
+        if record is not None and record.levelno >= handler.level:
+            handler.handle(record)
 
 
 def log_request(logger: logging.Logger, started: float, status: int, **fields: Any) -> None:
