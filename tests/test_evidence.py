@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
+from service import create_app
 from service.config import Config
+from service.core import embed
 from service.core.evidence import MODEL_PATH, MODEL_PATHS, load_model, model_for
 from service.core.features import DECISION_FEATURES, FEATURES, name_terms
 from service.core.index import StatementIndex
@@ -190,13 +192,13 @@ def test_a_check_is_decided_by_the_weights_fitted_on_its_backend(
 ) -> None:
     # torch and onnx compute the float model's vectors; int8's cosines differ by up to ~1%,
     # enough to cross the threshold, so it has weights of its own.
-    options = options_from({}, Config(embed_backend=backend))
+    options = options_from({}, Config(), backend)
     path = MODEL_PATHS.get(fitted_on, MODEL_PATH)
     saved = json.loads(path.read_text(encoding="utf-8"))
     assert saved["backend"] == fitted_on
     assert options.model is model_for(backend) is load_model(path)
     assert options.decision == saved["decision"]["threshold"]
-    assert options_from({"min_probability": 0.5}, Config(embed_backend=backend)).decision == 0.5
+    assert options_from({"min_probability": 0.5}, Config(), backend).decision == 0.5
 
 
 @pytest.fixture
@@ -262,3 +264,26 @@ def test_an_unanswerable_claim_gets_no_evidence_unless_asked(
             assert body["summary"].startswith("No passage is more likely evidence than not")
     if extra.get("min_score") == -1 and not empty:
         assert len(body["evidence"]) == 5
+
+
+@pytest.mark.slow  # ONNX cannot export there: the torch model loads instead
+def test_an_int8_setting_that_fell_back_to_torch_is_decided_by_the_float_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The weights follow the vectors the embedder really computes: FACTCHECK_EMBED_BACKEND
+    says onnx-int8, but with ONNX unavailable the embedder runs the float model on torch."""
+    # This embedder is the test's own: the process's models stay as the other tests expect
+    # (tests/test_cli.py::test_the_cli_reuses_the_process_model counts them).
+    monkeypatch.setattr(embed, "_cache", {})
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    settings = {"embed_backend": "onnx-int8", "onnx_dir": str(blocker / "sub")}
+    app = create_app({"store": f"sqlite:///{tmp_path / 'factcheck.db'}", **settings})
+    services = app.extensions["factcheck"]
+    try:
+        assert services.embedder.backend == "torch"
+        body = app.test_client().get("/v1/check", query_string={"claim": "Bread rose"}).get_json()
+    finally:
+        services.store.close()
+    assert body["min_probability"] == load_model(MODEL_PATH).threshold
+    assert load_model(MODEL_PATH).threshold != model_for("onnx-int8").threshold

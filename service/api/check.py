@@ -63,7 +63,7 @@ def _run(claims: list[str], params: dict[str, Any]) -> list[CheckResult]:
     """Check claims with the request's options (their characters were counted as sent, by
     _within_char_limits: the repair only shortens a claim)."""
     svc = services()
-    options = options_from(params, svc.config)
+    options = options_from(params, svc.config, svc.embedder.backend)
     _within_budget(claims, options.top_k, svc.config)
     results = check_claims(claims, options, svc.store, svc.embedder, svc.index)
     observe_check(results)

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     embedder = get_embedder(config)
     index = open_index(config, store, embedder.name, embedder.dimension, background_builds=False)
     index.rebuild()
-    result = check_claim(params["claim"], options_from(params, config), store, embedder, index)
+    options = options_from(params, config, embedder.backend)
+    result = check_claim(params["claim"], options, store, embedder, index)
     if args.json:
         print(json.dumps(CheckResponseSchema().dump(result), indent=2, ensure_ascii=False))
         return EXIT_OK

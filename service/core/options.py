@@ -36,8 +36,10 @@ class Options:
         return self.model.threshold if self.min_probability is None else self.min_probability
 
 
-def options_from(params: Mapping[str, Any], config: Config) -> Options:
-    """Validated check parameters -> search options, with the configured defaults and caps.
+def options_from(params: Mapping[str, Any], config: Config, backend: str) -> Options:
+    """Validated check parameters -> search options, with the configured defaults and caps,
+    and the evidence model fitted on `backend`'s vectors: the embedder's own (Embedder.backend),
+    not the one configured, which falls back to torch when ONNX is unavailable.
 
     A bare date is a calendar day (inclusive), compared with the article's own date; a
     date-time is an instant.
@@ -60,7 +62,7 @@ def options_from(params: Mapping[str, Any], config: Config) -> Options:
         ),
         claim_date=_instant(claim),
         claim_day=_day(claim),
-        model=model_for(config.embed_backend),
+        model=model_for(backend),
     )
 
 
