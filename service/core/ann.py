@@ -100,7 +100,7 @@ class AnnIndex:
 
     def search(self, query: np.ndarray, k: int, entries: np.ndarray | None = None) -> np.ndarray:
         """Up to k entries nearest the query, among ``entries`` (a bool mask) if given."""
-        probes = max(MIN_PROBES, self.index.nlist // 32)
+        probes = max(MIN_PROBES, self.index.nlist // 48)
         params = faiss.SearchParametersIVF(nprobe=min(probes, self.index.nlist))
         if entries is not None:
             # Kept on params until the search returns: faiss holds a raw pointer to the bits.
