@@ -48,6 +48,7 @@ from service.core.features import (
     columns,
 )
 from service.core.index import StatementIndex
+from service.core.scoring import CONTEXT_WEIGHT, LEXICAL_WEIGHT
 from service.core.segment import segment
 from service.documents.files import expand, read_records
 from service.evaluation.run import (
@@ -90,7 +91,9 @@ def narrowed(raw: Raw, pool: int) -> Claim:
         t, y = t.subset(order), y[order]
     top_bm25 = float(t.bm25.max()) if len(t) else 0.0
     lex = t.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(len(t))
-    fused = 0.6 * np.maximum(t.cosine, 0.9 * t.context) + 0.4 * lex
+    # The hand-set fusion the fitted ranking replaced (scores.fused), for the comparison.
+    fused = (1 - LEXICAL_WEIGHT) * np.maximum(t.cosine, CONTEXT_WEIGHT * t.context)
+    fused += LEXICAL_WEIGHT * lex
     cols = columns(t) if len(t) else {}
     return Claim(raw.dataset, raw.answerable, raw.unrelated, raw.gold, cols, y, fused)
 
@@ -187,7 +190,8 @@ def main() -> int:
     parser.add_argument("--refresh", action="store_true", help="recompute the cached features")
     parser.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     parser.add_argument("--pool", type=int, default=POOL, help=f"candidate pool (<= {WIDE})")
-    target = model_path(Config.from_env().embed_backend)
+    backend = Config.from_env().embed_backend
+    target = model_path(backend)
     parser.add_argument("--write", action="store_true", help=f"save the model to {target}")
     args = parser.parse_args()
     claims = [narrowed(raw, args.pool) for raw in load(args.shared, args.cache, args.refresh)]
@@ -211,7 +215,7 @@ def main() -> int:
             "threshold": round(model.threshold, 4),
         },
         "fitted_on": {name: sum(c.dataset == name for c in claims) for name in SETS},
-        "backend": Config.from_env().embed_backend,
+        "backend": backend,
         "c": args.c,
         "keep": KEEP,
     }

@@ -32,6 +32,17 @@ def article(**fields: Any) -> dict[str, Any]:
     return {"title": "Bakery reopens", "source": "Village Post", "text": BODY, **fields}
 
 
+def stored_article(client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
+    """POST an article (201), then read it back; every statement stands at its offsets in the
+    text as stored."""
+    created = client.post("/v1/articles", json=body)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    stored: dict[str, Any] = client.get(created.headers["Location"]).get_json()
+    for statement in stored["statement_list"]:
+        assert stored["text"][statement["start"] : statement["end"]] == statement["text"]
+    return stored
+
+
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
@@ -160,12 +171,8 @@ def test_disguising_controls_are_refused_in_short_fields(
 @sqlite_only
 def test_article_text_loses_disguising_controls_and_keeps_marks(client: FlaskClient) -> None:
     text = "Le pain\u200f est revenu.\u202e Two hundred\x81 loaves an hour\u2066 came out."
-    created = client.post("/v1/articles", json=article(text=text))
-    assert created.status_code == 201, created.get_data(as_text=True)
-    stored = client.get(created.headers["Location"]).get_json()
+    stored = stored_article(client, article(text=text))
     assert stored["text"] == "Le pain\u200f est revenu. Two hundred loaves an hour came out."
-    for statement in stored["statement_list"]:
-        assert stored["text"][statement["start"] : statement["end"]] == statement["text"]
     only_controls = client.post("/v1/articles", json=article(text="\u202e\x7f "))
     assert "text" in assert_problem(only_controls, 422)["errors"]
 
@@ -191,13 +198,9 @@ def test_mis_decoded_text_is_repaired_in_every_field(
     client: FlaskClient, sent: str, meant: str
 ) -> None:
     body = article(title=sent, source=sent, text=f"{sent}. A second sentence follows here.")
-    created = client.post("/v1/articles", json=body)
-    assert created.status_code == 201, created.get_data(as_text=True)
-    stored = client.get(created.headers["Location"]).get_json()
+    stored = stored_article(client, body)
     assert (stored["title"], stored["source"]) == (meant, meant)
     assert stored["text"] == f"{meant}. A second sentence follows here."
-    for statement in stored["statement_list"]:
-        assert stored["text"][statement["start"] : statement["end"]] == statement["text"]
     checked = client.post("/v1/check", json={"claim": sent, "sources": [sent]})
     assert checked.status_code == 200, checked.get_data(as_text=True)
     assert checked.get_json()["claim"] == meant
@@ -211,9 +214,7 @@ def test_mis_decoded_text_is_repaired_in_every_field(
 def test_clean_text_is_never_touched_by_the_repair(client: FlaskClient) -> None:
     # What a heuristic might "fix" but a writer meant: kept byte for byte without a C1 control.
     text = "Caf\xe9 \u201cna\xefve\u201d \ufb01ne \uff21 &amp; \xc3\xa9t\xc3\xa9 stays as sent."
-    created = client.post("/v1/articles", json=article(title=text, text=text))
-    assert created.status_code == 201, created.get_data(as_text=True)
-    stored = client.get(created.headers["Location"]).get_json()
+    stored = stored_article(client, article(title=text, text=text))
     assert (stored["title"], stored["text"]) == (text, text)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core.evidence import EvidenceModel, load_model
+from service.core.evidence import EvidenceModel
 from service.core.features import Candidates
 from service.core.index import Key, StatementIndex
 
@@ -70,12 +70,12 @@ def _blend(candidates: list[tuple[Key, float, float, float]], lexical_weight: fl
     ]
 
 
-def score(table: Candidates, model: EvidenceModel | None = None) -> list[tuple[Key, Scores]]:
-    """Every candidate with its scores, best first by the fitted ranking model (the float
-    model's weights unless given those of the backend that embedded the claim)."""
+def score(table: Candidates, model: EvidenceModel) -> list[tuple[Key, Scores]]:
+    """Every candidate with its scores, best first by the fitted ranking model (the weights
+    fitted on the vectors of the backend that embedded the claim: Options.model)."""
     if not len(table):
         return []
-    logit, probability = (model or load_model()).score(table)
+    logit, probability = model.score(table)
     rank = 1.0 / (1.0 + np.exp(-logit))
     top_lexical = float(table.bm25.max())
     lexical = table.bm25 / top_lexical if top_lexical > 0 else np.zeros(len(table))
