@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.corpus import BenchArticle, articles
 from service.core.ingest import content_hash
+from service.core.outlets import credits
 from service.store import open_store
 from service.store.bulk import Item, bulk_load
 from service.types import Article, Statement
@@ -66,6 +67,7 @@ def to_article(bench: BenchArticle, count: int) -> Article:
         statement_count=count,
         created_at=CREATED,
         updated_at=CREATED,
+        credits=tuple(credits(str(f["text"]))),
     )
 
 

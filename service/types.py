@@ -37,6 +37,9 @@ class Article:
     published_at: str | None = None
     language: str | None = None
     text: str | None = None
+    # The organisations the text credits for its material (service.core.outlets.credits),
+    # found once at ingest; None for an article stored before they were kept.
+    credits: tuple[str, ...] | None = None
 
     def meta(self) -> dict[str, object]:
         """The fields every backend stores beside the text, as plain JSON-able values."""

@@ -12,7 +12,7 @@ import pytest
 from service.core import provenance
 from service.core.outlets import count_groups, credits, same_name, same_outlet, shared_origin
 from service.store import Store
-from service.types import Article, Statement
+from service.types import Article, Hit, Statement
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,32 @@ def test_count_groups_by_key_counts_as_every_pair(seed: int) -> None:
     names = ["Reuters", "reuters", "Agence France-Presse", "AFP", "", "BBC News", "BBC", "  "]
     items = [rng.choice(names) for _ in range(rng.randint(0, 30))]
     assert count_groups(items, same_outlet, key=lambda s: s) == count_groups(items, same_outlet)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_independent_origins_by_key_counts_as_every_pair(seed: int) -> None:
+    """provenance() collapses corroborators of one (source, credits): the count is the one
+    that comparing every pair of articles gives."""
+    rng = random.Random(seed)
+    sources = ["Reuters", "reuters", "AFP", "Agence France-Presse", "", "Harbour Gazette"]
+    credit_sets = [(), ("WNP",), ("Wire News Press",), ("AFP",), ("WNP", "BBC")]
+    now = "2026-01-01T00:00:00Z"
+    statement = Statement(0, 0, 4, "text", 0, 4)
+
+    def hit(i: int) -> Hit:
+        article = Article(
+            f"a{i}", "t", rng.choice(sources), f"h{i}", 1, now, now,
+            credits=rng.choice(credit_sets),
+        )  # fmt: skip
+        return Hit(article, statement, "text")
+
+    hits = [hit(i) for i in range(rng.randint(1, 30))]
+    articles = [h.article for h in hits]
+
+    def joined(a: Article, b: Article) -> bool:
+        return same_outlet(a.source, b.source) or (
+            shared_origin(a.credits or (), b.credits or ()) is not None
+        )
+
+    found = provenance.provenance(hits[0], [(h, 0.9) for h in hits[1:]], store=None)  # type: ignore[arg-type]
+    assert found["independent_origins"] == count_groups(articles, joined)

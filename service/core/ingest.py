@@ -18,6 +18,7 @@ import numpy as np
 from schemas.articles import ArticleCreateSchema
 from service.config import Config
 from service.core.embed import Embedder
+from service.core.outlets import credits
 from service.core.segment import segment
 from service.store.base import Store
 from service.types import Article, Statement
@@ -197,6 +198,8 @@ def new_article(
         statement_count=statement_count,
         created_at=replacing.created_at if replacing else now,
         updated_at=now,
+        # Found here, once, not on every check that weighs the article's origin.
+        credits=tuple(credits(fields["text"])),
     )
 
 

@@ -62,14 +62,21 @@ def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[
         ],
         # Outlets compare source names only: one article a name stands for the others.
         "independent_sources": count_groups(articles, outlet, key=lambda a: a.source),
+        # Joined by outlet (source name) or by a shared credit (credits): one article of each
+        # pair of them stands for the rest, now that credits are read without the text.
         "independent_origins": count_groups(
-            articles, lambda a, b: outlet(a, b) or origin(a, b) is not None
+            articles,
+            lambda a, b: outlet(a, b) or origin(a, b) is not None,
+            key=lambda a: (a.source, _credits(store, a)),
         ),
     }
 
 
 def _credits(store: Store, article: Article) -> tuple[str, ...]:
-    """What an article credits for its material, read from its text once per version."""
+    """What an article credits for its material: kept with it since ingest, or (an article
+    stored before they were kept) read from its text once per version."""
+    if article.credits is not None:
+        return article.credits
     key = (article.id, article.content_hash)
     cached = _credit_cache.get(key)
     if cached is None:

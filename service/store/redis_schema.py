@@ -42,6 +42,8 @@ return seq
 
 def article_from_meta(meta: bytes, text: bytes | None) -> Article:
     fields = json.loads(meta)
+    if fields.get("credits") is not None:  # JSON has no tuples
+        fields["credits"] = tuple(fields["credits"])
     return Article(**fields, text=text.decode() if text is not None else None)
 
 

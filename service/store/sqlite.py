@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
@@ -11,7 +12,6 @@ import numpy as np
 from service.store.base import Changes, PutResult, Store
 from service.store.sqlite_connection import SQLiteConnections
 from service.store.sqlite_schema import (
-    META_COLUMNS,
     STATEMENT_COLUMNS,
     article_from_row,
     index_data_from_rows,
@@ -83,8 +83,8 @@ class SQLiteStore(SQLiteConnections, Store):
         conn.execute("DELETE FROM statements WHERE article_id = ?", (article.id,))
         conn.execute(
             "INSERT OR REPLACE INTO articles(id, title, source, url, published_at, language, "
-            "text, content_hash, statement_count, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "text, content_hash, statement_count, created_at, updated_at, credits) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -97,6 +97,7 @@ class SQLiteStore(SQLiteConnections, Store):
                 article.statement_count,
                 article.created_at,
                 article.updated_at,
+                None if article.credits is None else json.dumps(list(article.credits)),
             ),
         )
         conn.executemany(
@@ -128,7 +129,7 @@ class SQLiteStore(SQLiteConnections, Store):
         return bool(gone)
 
     def get_article(self, article_id: str, with_text: bool = True) -> Article | None:
-        columns = META_COLUMNS + (", text" if with_text else "")
+        columns = self.meta_columns + (", text" if with_text else "")
         row = (
             self._conn()
             .execute(f"SELECT {columns} FROM articles WHERE id = ?", (article_id,))
@@ -163,7 +164,7 @@ class SQLiteStore(SQLiteConnections, Store):
 
     def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
         rows = self._conn().execute(
-            f"SELECT {META_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {self.meta_columns} FROM articles WHERE id > ? ORDER BY id LIMIT ?",
             (after or "", limit),
         )
         return [article_from_row(row) for row in rows]
@@ -249,7 +250,7 @@ class SQLiteStore(SQLiteConnections, Store):
             for chunk_ids in _chunks(ids, RESOLVE_CHUNK):
                 marks = ", ".join("?" for _ in chunk_ids)
                 for meta in conn.execute(
-                    f"SELECT {META_COLUMNS} FROM articles WHERE id IN ({marks})", chunk_ids
+                    f"SELECT {self.meta_columns} FROM articles WHERE id IN ({marks})", chunk_ids
                 ):
                     articles[meta[0]] = article_from_row(meta)
         hits: list[Hit | None] = []

@@ -13,7 +13,12 @@ from urllib.parse import quote
 
 from service.store.base import StoreRefusingWrites, StoreUnavailable
 from service.store.sqlite_failures import failure, read_only
-from service.store.sqlite_schema import SCHEMA
+from service.store.sqlite_schema import (
+    CREDITS_COLUMN,
+    META_COLUMNS,
+    META_COLUMNS_WITHOUT_CREDITS,
+    SCHEMA,
+)
 
 BUSY_TIMEOUT_S = 30
 # The readiness probe waits this long for the write lock; a writer holding it proves the file
@@ -46,13 +51,24 @@ class SQLiteConnections:
         self.read_only = read_only and os.path.exists(self.path)
         self._local = threading.local()
         self._pid = os.getpid()
+        self.meta_columns = META_COLUMNS
         if self.read_only:
+            if not self._has_credits(self._conn()):
+                self.meta_columns = META_COLUMNS_WITHOUT_CREDITS
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn().executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+            conn = self._conn()
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA)
+            if not self._has_credits(conn):  # made by an earlier release: one column more
+                conn.execute(CREDITS_COLUMN)
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:  # a read-only file or folder, a full disk, not a database
             raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
+
+    @staticmethod
+    def _has_credits(conn: sqlite3.Connection) -> bool:
+        return any(row[1] == "credits" for row in conn.execute("PRAGMA table_info(articles)"))
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     statement_count INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    credits TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
 CREATE TABLE IF NOT EXISTS statements (
@@ -42,8 +44,12 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 
 META_COLUMNS = (
     "id, title, source, url, published_at, language, content_hash, statement_count, "
-    "created_at, updated_at"
+    "created_at, updated_at, credits"
 )
+# A file made before articles kept their credits gets the column when opened for writing;
+# opened read-only, it is read as unknown (NULL).
+CREDITS_COLUMN = "ALTER TABLE articles ADD COLUMN credits TEXT"
+META_COLUMNS_WITHOUT_CREDITS = META_COLUMNS.replace("credits", "NULL")
 STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
 
 
@@ -51,6 +57,7 @@ def article_from_row(row: Sequence[object]) -> Article:
     (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[
         :10
     ]
+    found = row[10]
     return Article(
         id=str(id_),
         title=str(title),
@@ -62,7 +69,8 @@ def article_from_row(row: Sequence[object]) -> Article:
         statement_count=int(count),  # type: ignore[call-overload]
         created_at=str(created),
         updated_at=str(updated),
-        text=str(row[10]) if len(row) > 10 else None,
+        text=str(row[11]) if len(row) > 11 else None,
+        credits=None if found is None else tuple(json.loads(str(found))),
     )
 
 
