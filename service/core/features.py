@@ -55,6 +55,7 @@ class Candidates:
     name_coverage: np.ndarray
     article: np.ndarray  # which of the pool's articles each is from (0..articles-1)
     known: float = 1.0
+    vectors: np.ndarray | None = None  # each candidate's unit vector, as read for its cosines
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -74,6 +75,7 @@ class Candidates:
             name_coverage=self.name_coverage[order],
             article=np.unique(self.article[order], return_inverse=True)[1].reshape(-1),
             known=self.known,
+            vectors=None if self.vectors is None else self.vectors[order],
         )
 
 

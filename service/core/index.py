@@ -111,13 +111,18 @@ class StatementIndex(DenseRows):
                 claim, self._alive, self._live, only, self._mutations
             )
             picked = np.union1d(dense, rows[top_rows(scores, pool)]).astype(np.int64)
-            cosine = self._vectors.take(picked) @ query
+            before, after = self._neighbour(picked, -1), self._neighbour(picked, 1)
+            # One read for the candidates and both their neighbours: adjacent rows, so a
+            # mapped base reads them as runs (Vectors.take), not a row at a time.
+            mine, *beside_vectors = np.split(
+                self._vectors.take(np.concatenate([picked, before, after])), 3
+            )
+            cosine = mine @ query
             lexical = np.zeros(len(picked), dtype=np.float32)
             at, found = find_sorted(rows, picked)  # BM25 rows come sorted
             lexical[found] = scores[at[found]]
             terms = list(dict.fromkeys(tokenize(claim)))
             idf = self.lexical.idf(terms, self._live)
-            before, after = self._neighbour(picked, -1), self._neighbour(picked, 1)
             # One pass over the postings for the candidates and both their neighbours.
             own, *beside = np.split(
                 self.lexical.matches(terms, np.concatenate([picked, before, after])), 3
@@ -139,8 +144,8 @@ class StatementIndex(DenseRows):
                 keys=[self._key(int(r)) for r in picked],
                 cosine=cosine,
                 bm25=lexical,
-                context=self._with_neighbour(picked, cosine, query, before),
-                next_context=self._with_neighbour(picked, cosine, query, after),
+                context=_with_neighbour(picked, before, mine, beside_vectors[0], cosine, query),
+                next_context=_with_neighbour(picked, after, mine, beside_vectors[1], cosine, query),
                 window_coverage=coverage(window, idf),
                 article=slot,
                 coverage=coverage(own, idf),
@@ -152,6 +157,7 @@ class StatementIndex(DenseRows):
                     else np.ones(len(picked))
                 ),
                 known=float(coverage(known[None, :], idf)[0]) if terms else 1.0,
+                vectors=mine,
             )
 
     def _article_matches(self, terms: list[str], ordinals: np.ndarray) -> np.ndarray:
@@ -183,18 +189,6 @@ class StatementIndex(DenseRows):
         has &= self._row_position[other] == self._row_position[rows] + step
         return np.where(has, other, rows)
 
-    def _with_neighbour(
-        self, rows: np.ndarray, own: np.ndarray, query: np.ndarray, other: np.ndarray
-    ) -> np.ndarray:
-        """Cosine of the query with each statement read together with another (the
-        normalised sum of both vectors); where the other is the row itself, its own cosine."""
-        has = other != rows
-        mine, beside = self._vectors.take(rows), self._vectors.take(other)
-        joint = np.einsum("ij,ij->i", mine, beside)
-        norm = np.sqrt(np.maximum(2.0 + 2.0 * joint, 1e-12))
-        paired = (own + np.where(has, beside @ query, 0.0)) / norm
-        return np.where(has, paired, own)
-
     def vectors_of(self, keys: list[Key]) -> np.ndarray:
         """The stored unit vectors of given statements (zeros for unknown ones)."""
         with self._lock:
@@ -217,3 +211,21 @@ class StatementIndex(DenseRows):
     def stats(self) -> IndexStats:
         with self._lock:
             return IndexStats(articles=len(self._rows), statements=self._live, version=self.version)
+
+
+def _with_neighbour(
+    rows: np.ndarray,
+    other: np.ndarray,
+    mine: np.ndarray,
+    beside: np.ndarray,
+    own: np.ndarray,
+    query: np.ndarray,
+) -> np.ndarray:
+    """Cosine of the query with each statement (vectors ``mine``, cosines ``own``) read
+    together with another (``beside``: the normalised sum of both vectors); where the other
+    is the row itself, its own cosine."""
+    has = other != rows
+    joint = np.einsum("ij,ij->i", mine, beside)
+    norm = np.sqrt(np.maximum(2.0 + 2.0 * joint, 1e-12))
+    paired = (own + np.where(has, beside @ query, 0.0)) / norm
+    return np.where(has, paired, own)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.core.embed import Embedder
-from service.core.index import IndexStats, local_day, timestamp
+from service.core.features import Candidates
+from service.core.index import IndexStats, Key, local_day, timestamp
 from service.core.options import DEFAULT_MIN_SCORE, Options, options_from
 from service.core.provenance import Corroboration, matched_terms, provenance
 from service.core.scoring import CANDIDATES, Scores, rank, rounded, score
@@ -127,6 +128,16 @@ def check_claim(
     return result
 
 
+def _vectors_of(
+    table: Candidates, ranked: list[tuple[Key, Scores]], index: SyncedIndex
+) -> np.ndarray:
+    """The ranked candidates' vectors: those the candidate table read, in ranked order."""
+    if table.vectors is None:
+        return index.vectors_of([key for key, _ in ranked])
+    at = {key: i for i, key in enumerate(table.keys)}
+    return table.vectors[np.array([at[key] for key, _ in ranked], dtype=np.int64)]
+
+
 def _check_one(
     claim: str,
     query: np.ndarray,
@@ -141,7 +152,7 @@ def _check_one(
     table = index.candidate_table(query, claim, pool, allowed)
     searched = time.perf_counter()
     ranked = score(table, options.model)
-    vectors = index.vectors_of([key for key, _ in ranked])
+    vectors = _vectors_of(table, ranked, index)
     chosen = select(ranked, vectors, options)
     needed = sorted({i for i, _, _ in chosen} | {j for _, _, g in chosen for j, _ in g})
     ranked_at = time.perf_counter()
