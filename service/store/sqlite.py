@@ -12,9 +12,10 @@ import numpy as np
 from service.store.base import Changes, PutResult, Store
 from service.store.sqlite_connection import SQLiteConnections
 from service.store.sqlite_schema import (
+    META_COLUMNS,
     STATEMENT_COLUMNS,
     article_from_row,
-    index_data_from_rows,
+    index_data,
 )
 from service.types import Article, Hit, IndexData, Statement
 
@@ -102,20 +103,15 @@ class SQLiteStore(SQLiteConnections, Store):
         )
         conn.executemany(
             "INSERT INTO statements(article_id, position, start, end, context_start, "
-            "context_end, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "context_end, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (
-                    article.id,
-                    s.position,
-                    s.start,
-                    s.end,
-                    s.context_start,
-                    s.context_end,
-                    s.text,
-                    vectors[i].tobytes(),
-                )
-                for i, s in enumerate(statements)
+                (article.id, s.position, s.start, s.end, s.context_start, s.context_end, s.text)
+                for s in statements
             ],
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO article_vectors(article_id, vectors) VALUES (?, ?)",
+            (article.id, vectors.tobytes()),
         )
         version = self._bump(conn, article.id)
         return PutResult(created=existed is None, version=version)
@@ -125,11 +121,12 @@ class SQLiteStore(SQLiteConnections, Store):
             gone = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
             if gone:
                 conn.execute("DELETE FROM statements WHERE article_id = ?", (article_id,))
+                conn.execute("DELETE FROM article_vectors WHERE article_id = ?", (article_id,))
                 self._bump(conn, article_id)
         return bool(gone)
 
     def get_article(self, article_id: str, with_text: bool = True) -> Article | None:
-        columns = self.meta_columns + (", text" if with_text else "")
+        columns = META_COLUMNS + (", text" if with_text else "")
         row = (
             self._conn()
             .execute(f"SELECT {columns} FROM articles WHERE id = ?", (article_id,))
@@ -164,7 +161,7 @@ class SQLiteStore(SQLiteConnections, Store):
 
     def list_articles(self, limit: int, after: str | None = None) -> list[Article]:
         rows = self._conn().execute(
-            f"SELECT {self.meta_columns} FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {META_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?",
             (after or "", limit),
         )
         return [article_from_row(row) for row in rows]
@@ -198,35 +195,37 @@ class SQLiteStore(SQLiteConnections, Store):
         with self._read() as conn:
             for article_id in article_ids:
                 meta = conn.execute(
-                    "SELECT source, published_at, title FROM articles WHERE id = ?", (article_id,)
+                    "SELECT a.source, a.published_at, a.title, v.vectors FROM articles a "
+                    "LEFT JOIN article_vectors v ON v.article_id = a.id WHERE a.id = ?",
+                    (article_id,),
                 ).fetchone()
                 if meta:
-                    rows = conn.execute(
-                        "SELECT text, vector FROM statements WHERE article_id = ? "
-                        "ORDER BY position",
+                    texts = conn.execute(
+                        "SELECT text FROM statements WHERE article_id = ? ORDER BY position",
                         (article_id,),
                     ).fetchall()
-                    found[article_id] = index_data_from_rows(rows, *meta)
+                    found[article_id] = index_data([t for (t,) in texts], meta[3], *meta[:3])
         return found
 
     def iter_index_data(self, batch: int = 500) -> Iterator[tuple[str, IndexData]]:
         with self._read() as conn:
-            # A left join, so that an article without statements is yielded too (empty).
-            rows = conn.execute(
-                "SELECT a.id, a.source, a.published_at, a.title, s.text, s.vector FROM articles a "
-                "LEFT JOIN statements s ON s.article_id = a.id ORDER BY a.id, s.position"
+            # Every article (one without statements too, empty), and its statements' texts
+            # from a second cursor in the same order: a merge, not a query an article.
+            articles = conn.execute(
+                "SELECT a.id, a.source, a.published_at, a.title, v.vectors FROM articles a "
+                "LEFT JOIN article_vectors v ON v.article_id = a.id ORDER BY a.id"
             )
-            current: tuple[str, str, str | None, str | None] | None = None
-            group: list[tuple[str, bytes]] = []
-            for article_id, source, published_at, title, text, blob in rows:
-                if current is not None and article_id != current[0]:
-                    yield current[0], index_data_from_rows(group, *current[1:])
-                    group = []
-                current = (article_id, source, published_at, title)
-                if text is not None:
-                    group.append((text, blob))
-            if current is not None:
-                yield current[0], index_data_from_rows(group, *current[1:])
+            texts = conn.execute(
+                "SELECT article_id, text FROM statements ORDER BY article_id, position"
+            )
+            pending = next(texts, None)
+            for article_id, source, published_at, title, blob in articles:
+                own: list[str] = []
+                while pending is not None and pending[0] <= article_id:
+                    if pending[0] == article_id:
+                        own.append(pending[1])
+                    pending = next(texts, None)
+                yield article_id, index_data(own, blob, source, published_at, title)
 
     def resolve(self, keys: Sequence[tuple[str, int]]) -> list[Hit | None]:
         # Two queries for all the keys, not two a key: a check resolves ~50 passages
@@ -250,7 +249,7 @@ class SQLiteStore(SQLiteConnections, Store):
             for chunk_ids in _chunks(ids, RESOLVE_CHUNK):
                 marks = ", ".join("?" for _ in chunk_ids)
                 for meta in conn.execute(
-                    f"SELECT {self.meta_columns} FROM articles WHERE id IN ({marks})", chunk_ids
+                    f"SELECT {META_COLUMNS} FROM articles WHERE id IN ({marks})", chunk_ids
                 ):
                     articles[meta[0]] = article_from_row(meta)
         hits: list[Hit | None] = []

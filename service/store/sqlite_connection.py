@@ -13,12 +13,8 @@ from urllib.parse import quote
 
 from service.store.base import StoreRefusingWrites, StoreUnavailable
 from service.store.sqlite_failures import failure, read_only
-from service.store.sqlite_schema import (
-    CREDITS_COLUMN,
-    META_COLUMNS,
-    META_COLUMNS_WITHOUT_CREDITS,
-    SCHEMA,
-)
+from service.store.sqlite_layout import columns, upgrade
+from service.store.sqlite_schema import SCHEMA
 
 BUSY_TIMEOUT_S = 30
 # The readiness probe waits this long for the write lock; a writer holding it proves the file
@@ -51,24 +47,33 @@ class SQLiteConnections:
         self.read_only = read_only and os.path.exists(self.path)
         self._local = threading.local()
         self._pid = os.getpid()
-        self.meta_columns = META_COLUMNS
         if self.read_only:
-            if not self._has_credits(self._conn()):
-                self.meta_columns = META_COLUMNS_WITHOUT_CREDITS
+            self._refuse_an_earlier_layout()
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = self._conn()
         try:
-            conn = self._conn()
             conn.executescript("BEGIN IMMEDIATE;" + SCHEMA)
-            if not self._has_credits(conn):  # made by an earlier release: one column more
-                conn.execute(CREDITS_COLUMN)
+            upgrade(conn, self.path)  # a file made by an earlier release
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # a read-only file or folder, a full disk, not a database
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
 
-    @staticmethod
-    def _has_credits(conn: sqlite3.Connection) -> bool:
-        return any(row[1] == "credits" for row in conn.execute("PRAGMA table_info(articles)"))
+    def _refuse_an_earlier_layout(self) -> None:
+        """A read-only open cannot upgrade the file, and the current code cannot read an
+        earlier layout: say what to run instead of failing on a missing table."""
+        try:
+            conn = self._conn()
+            statements, articles = columns(conn, "statements"), columns(conn, "articles")
+        except sqlite3.Error as exc:
+            raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
+        if "vector" in statements or (articles and "credits" not in articles):
+            raise StoreRefusingWrites(
+                f"the SQLite store {self.path} was made by an earlier release; open it once "
+                "for writing (factcheck serve, or factcheck ingest) to bring it up to date"
+            )
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:

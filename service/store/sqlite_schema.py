@@ -9,6 +9,12 @@ import numpy as np
 
 from service.types import Article, IndexData
 
+# Statements hold their text and offsets only; an article's vectors are one BLOB beside them.
+# Why: a 1,536-byte vector inline made each statement row overflow into a page of its own
+# (WITHOUT ROWID tables keep ~1 KB of a row in the tree), 4.6 KB a statement on disk, so the
+# passages a check reads were spread over a file 8x larger than they need, and page cache a
+# check needs was mostly vectors it never reads (docs/benchmarks.md). Stores made with the
+# vector inline are rewritten on first open (service.store.sqlite_layout).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -33,8 +39,11 @@ CREATE TABLE IF NOT EXISTS statements (
     context_start INTEGER NOT NULL,
     context_end INTEGER NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL,
     PRIMARY KEY (article_id, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS article_vectors (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    vectors BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(seq);
@@ -46,10 +55,6 @@ META_COLUMNS = (
     "id, title, source, url, published_at, language, content_hash, statement_count, "
     "created_at, updated_at, credits"
 )
-# A file made before articles kept their credits gets the column when opened for writing;
-# opened read-only, it is read as unknown (NULL).
-CREDITS_COLUMN = "ALTER TABLE articles ADD COLUMN credits TEXT"
-META_COLUMNS_WITHOUT_CREDITS = META_COLUMNS.replace("credits", "NULL")
 STATEMENT_COLUMNS = "position, start, end, text, context_start, context_end"
 
 
@@ -78,18 +83,21 @@ def optional_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def index_data_from_rows(
-    rows: Sequence[tuple[str, bytes]],
+def index_data(
+    texts: list[str],
+    blob: bytes | None,
     source: str | None,
     published_at: str | None,
     title: str | None = None,
 ) -> IndexData:
-    if not rows:
+    """What an index reads of an article: its statements' texts and their vectors, stored as
+    one float32 matrix (article_vectors.vectors, row i for statement i)."""
+    if not texts or not blob:
         vectors = np.zeros((0, 0), dtype=np.float32)
     else:
-        vectors = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+        vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1)
     return IndexData(
-        texts=[text for text, _ in rows],
+        texts=texts,
         vectors=vectors,
         source=source,
         published_at=published_at,

@@ -1,0 +1,120 @@
+"""A SQLite store made by an earlier release (vectors inline in statement rows, no credits
+column) opens with the current code: upgraded once when opened for writing, with every article,
+statement and vector as it was; refused with what to do when opened read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.core import provenance
+from service.store import StoreRefusingWrites
+from service.store.sqlite import SQLiteStore
+from service.store.sqlite_layout import columns
+
+EARLIER_SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT,
+    published_at TEXT, language TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
+    statement_count INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX articles_by_hash ON articles(content_hash);
+CREATE TABLE statements (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    context_start INTEGER NOT NULL, context_end INTEGER NOT NULL, text TEXT NOT NULL,
+    vector BLOB NOT NULL, PRIMARY KEY (article_id, position)
+) WITHOUT ROWID;
+CREATE TABLE changes (article_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX changes_by_seq ON changes(seq);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta(key, value) VALUES ('seq', 2);
+"""
+WHEN = "2025-01-01T00:00:00Z"
+# (id, text: one statement a line), written the way the earlier release wrote them.
+EARLIER_ARTICLES = {
+    "b-port": "Floods closed the port\nThe mayor told WNP the port would reopen.",
+    "a-empty": "",  # an article without statements
+}
+
+
+def earlier_store(path: Path) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    vectors = {}
+    with sqlite3.connect(path) as conn:
+        conn.executescript(EARLIER_SCHEMA)
+        for seq, (article_id, text) in enumerate(EARLIER_ARTICLES.items(), start=1):
+            lines = text.split("\n") if text else []
+            conn.execute(
+                "INSERT INTO articles VALUES (?, ?, 'Desk', NULL, NULL, 'en', ?, ?, ?, ?, ?)",
+                (article_id, article_id.title(), text, f"h-{article_id}", len(lines), WHEN, WHEN),
+            )
+            conn.execute("INSERT INTO changes VALUES (?, ?)", (article_id, seq))
+            own = rng.normal(size=(len(lines), 8)).astype(np.float32)
+            vectors[article_id] = own
+            start = 0
+            for position, line in enumerate(lines):
+                conn.execute(
+                    "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (article_id, position, start, start + len(line), 0, len(text), line,
+                     own[position].tobytes()),
+                )  # fmt: skip
+                start += len(line) + 1
+    return vectors
+
+
+def test_an_earlier_store_is_upgraded_once_with_everything_in_it(tmp_path: Path) -> None:
+    path = tmp_path / "earlier.db"
+    vectors = earlier_store(path)
+    store = SQLiteStore(f"sqlite:///{path}")
+    conn = sqlite3.connect(path)
+    assert "vector" not in columns(conn, "statements")
+    assert "credits" in columns(conn, "articles")
+
+    assert store.version() == 2
+    port = store.get_article("b-port")
+    assert port is not None and port.text == EARLIER_ARTICLES["b-port"]
+    assert port.credits is None  # unknown: read from the text when a check needs it
+    assert provenance._credits(store, port) == ("WNP",)
+    assert [s.text for s in store.get_statements("b-port")] == EARLIER_ARTICLES["b-port"].split(
+        "\n"
+    )
+    [hit] = store.resolve([("b-port", 1)])
+    assert hit is not None and hit.statement.text == "The mayor told WNP the port would reopen."
+    loaded = store.load_index_data(["b-port", "a-empty"])
+    np.testing.assert_array_equal(loaded["b-port"].vectors, vectors["b-port"])
+    assert loaded["a-empty"].texts == []
+    every = dict(store.iter_index_data())
+    assert set(every) == {"a-empty", "b-port"}
+    np.testing.assert_array_equal(every["b-port"].vectors, vectors["b-port"])
+    assert every["b-port"].texts == EARLIER_ARTICLES["b-port"].split("\n")
+    store.close()
+
+    again = SQLiteStore(f"sqlite:///{path}")  # nothing left to upgrade: opens as it is
+    np.testing.assert_array_equal(
+        again.load_index_data(["b-port"])["b-port"].vectors, vectors["b-port"]
+    )
+    assert again.delete_article("b-port")
+    assert again.load_index_data(["b-port"]) == {}
+    assert conn.execute("SELECT count(*) FROM article_vectors").fetchone() == (0,)
+    again.close()
+
+
+@pytest.mark.parametrize("earlier", [True, False])
+def test_a_read_only_open_of_an_earlier_store_says_what_to_run(
+    tmp_path: Path, earlier: bool
+) -> None:
+    path = tmp_path / "store.db"
+    if earlier:
+        earlier_store(path)
+    else:
+        SQLiteStore(f"sqlite:///{path}").close()
+    if earlier:
+        with pytest.raises(StoreRefusingWrites, match="open it once for writing"):
+            SQLiteStore(f"sqlite:///{path}", read_only=True)
+        assert "vector" in columns(sqlite3.connect(path), "statements")  # left as it was
+    else:
+        SQLiteStore(f"sqlite:///{path}", read_only=True).close()
