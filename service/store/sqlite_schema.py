@@ -75,8 +75,15 @@ def article_from_row(row: Sequence[object]) -> Article:
         created_at=str(created),
         updated_at=str(updated),
         text=str(row[11]) if len(row) > 11 else None,
-        credits=None if found is None else tuple(json.loads(str(found))),
+        credits=_credits(found),
     )
+
+
+def _credits(found: object) -> tuple[str, ...] | None:
+    if found is None:
+        return None  # stored before credits were kept
+    # Most articles credit nothing: skip the parser for them (read ~45 times a check at 1M).
+    return () if found == "[]" else tuple(json.loads(str(found)))
 
 
 def optional_text(value: object) -> str | None:
