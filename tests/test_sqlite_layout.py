@@ -4,6 +4,7 @@ statement and vector as it was; refused with what to do when opened read-only.""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from service.core import provenance
-from service.store import StoreRefusingWrites
+from service.store import StoreRefusingWrites, StoreUnavailable
 from service.store.sqlite import SQLiteStore
 from service.store.sqlite_layout import columns
+from service.types import Statement
 
 EARLIER_SCHEMA = """
 CREATE TABLE articles (
@@ -66,10 +68,22 @@ def earlier_store(path: Path) -> dict[str, np.ndarray]:
     return vectors
 
 
-def test_an_earlier_store_is_upgraded_once_with_everything_in_it(tmp_path: Path) -> None:
+def expected_statements(text: str) -> list[Statement]:
+    out, start = [], 0
+    for position, line in enumerate(text.split("\n")):
+        out.append(Statement(position, start, start + len(line), line, 0, len(text)))
+        start += len(line) + 1
+    return out
+
+
+def test_an_earlier_store_is_upgraded_once_with_everything_in_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "earlier.db"
     vectors = earlier_store(path)
-    store = SQLiteStore(f"sqlite:///{path}")
+    with caplog.at_level(logging.WARNING, logger="service.store.sqlite_layout"):
+        store = SQLiteStore(f"sqlite:///{path}")
+    assert any("rewriting" in r.getMessage() for r in caplog.records)
     conn = sqlite3.connect(path)
     assert "vector" not in columns(conn, "statements")
     assert "credits" in columns(conn, "articles")
@@ -79,9 +93,7 @@ def test_an_earlier_store_is_upgraded_once_with_everything_in_it(tmp_path: Path)
     assert port is not None and port.text == EARLIER_ARTICLES["b-port"]
     assert port.credits is None  # unknown: read from the text when a check needs it
     assert provenance._credits(store, port) == ("WNP",)
-    assert [s.text for s in store.get_statements("b-port")] == EARLIER_ARTICLES["b-port"].split(
-        "\n"
-    )
+    assert store.get_statements("b-port") == expected_statements(EARLIER_ARTICLES["b-port"])
     [hit] = store.resolve([("b-port", 1)])
     assert hit is not None and hit.statement.text == "The mayor told WNP the port would reopen."
     loaded = store.load_index_data(["b-port", "a-empty"])
@@ -93,7 +105,10 @@ def test_an_earlier_store_is_upgraded_once_with_everything_in_it(tmp_path: Path)
     assert every["b-port"].texts == EARLIER_ARTICLES["b-port"].split("\n")
     store.close()
 
-    again = SQLiteStore(f"sqlite:///{path}")  # nothing left to upgrade: opens as it is
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="service.store.sqlite_layout"):
+        again = SQLiteStore(f"sqlite:///{path}")  # nothing left to upgrade: opens as it is
+    assert caplog.records == []
     np.testing.assert_array_equal(
         again.load_index_data(["b-port"])["b-port"].vectors, vectors["b-port"]
     )
@@ -118,3 +133,53 @@ def test_a_read_only_open_of_an_earlier_store_says_what_to_run(
         assert "vector" in columns(sqlite3.connect(path), "statements")  # left as it was
     else:
         SQLiteStore(f"sqlite:///{path}", read_only=True).close()
+
+
+def test_an_upgraded_file_has_the_tables_of_a_new_one(tmp_path: Path) -> None:
+    earlier_store(tmp_path / "earlier.db")
+    SQLiteStore(f"sqlite:///{tmp_path / 'earlier.db'}").close()
+    SQLiteStore(f"sqlite:///{tmp_path / 'new.db'}").close()
+
+    def shape(name: str) -> dict[str, list[tuple[object, ...]]]:
+        conn = sqlite3.connect(tmp_path / name)
+        return {
+            table: conn.execute(f"PRAGMA table_xinfo({table})").fetchall()
+            + conn.execute(f"PRAGMA foreign_key_list({table})").fetchall()
+            for table in ("articles", "statements", "article_vectors")
+        }
+
+    assert shape("earlier.db") == shape("new.db")
+
+
+def test_an_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    # A statement of an article that is not there: its vectors cannot be kept beside an
+    # article (a foreign key), so the upgrade fails half-way, and must leave nothing behind.
+    path = tmp_path / "earlier.db"
+    earlier_store(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO statements VALUES ('c-orphan', 0, 0, 4, 0, 4, 'Gone', ?)",
+            (np.zeros(8, np.float32).tobytes(),),
+        )
+    before = sqlite3.connect(path).execute("SELECT * FROM statements").fetchall()
+    with pytest.raises(StoreUnavailable):
+        SQLiteStore(f"sqlite:///{path}")
+    conn = sqlite3.connect(path)
+    assert "vector" in columns(conn, "statements")
+    assert conn.execute("SELECT * FROM statements").fetchall() == before
+    assert columns(conn, "article_vectors") == set()  # made in the same transaction: gone
+
+
+def test_statements_without_their_vectors_are_a_damaged_store(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    earlier = tmp_path / "earlier.db"
+    earlier_store(earlier)
+    SQLiteStore(f"sqlite:///{earlier}").close()
+    with sqlite3.connect(earlier) as conn:
+        conn.execute("DELETE FROM article_vectors")
+    damaged = SQLiteStore(f"sqlite:///{earlier}")
+    with pytest.raises(ValueError, match="damaged"):
+        damaged.load_index_data(["b-port"])
+    with pytest.raises(ValueError, match="damaged"):
+        dict(damaged.iter_index_data())
+    store.close()

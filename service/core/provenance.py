@@ -62,8 +62,8 @@ def provenance(hit: Hit, others: list[tuple[Hit, float]], store: Store) -> dict[
         ],
         # Outlets compare source names only: one article a name stands for the others.
         "independent_sources": count_groups(articles, outlet, key=lambda a: a.source),
-        # Joined by outlet (source name) or by a shared credit (credits): one article of each
-        # pair of them stands for the rest, now that credits are read without the text.
+        # Joined by outlet (source name) or by a shared credit: all that `same` reads is the
+        # pair (source, credits), so one article of each pair stands for the rest.
         "independent_origins": count_groups(
             articles,
             lambda a, b: outlet(a, b) or origin(a, b) is not None,

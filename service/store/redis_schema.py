@@ -3,6 +3,7 @@ and the stored JSON and bytes read back as articles, statements and vectors."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -41,10 +42,15 @@ return seq
 
 
 def article_from_meta(meta: bytes, text: bytes | None) -> Article:
-    fields = json.loads(meta)
+    stored = json.loads(meta)
+    # Known fields only: a replica of a later release may have stored more.
+    fields = {k: v for k, v in stored.items() if k in _ARTICLE_FIELDS}
     if fields.get("credits") is not None:  # JSON has no tuples
         fields["credits"] = tuple(fields["credits"])
     return Article(**fields, text=text.decode() if text is not None else None)
+
+
+_ARTICLE_FIELDS = {f.name for f in dataclasses.fields(Article)} - {"text"}
 
 
 def without_text(article: Article) -> Article:

@@ -81,6 +81,9 @@ class SQLiteStore(SQLiteConnections, Store):
         if if_changed and existed is not None and existed[0] == article.content_hash:
             seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
             return PutResult(created=False, version=int(seq[0]), unchanged=True)
+        # The statements and vectors go in after the article: with foreign keys on, REPLACE
+        # deletes the old article row and its statements and vectors cascade with it. The
+        # explicit DELETE keeps that true for a file whose tables lack the cascade.
         conn.execute("DELETE FROM statements WHERE article_id = ?", (article.id,))
         conn.execute(
             "INSERT OR REPLACE INTO articles(id, title, source, url, published_at, language, "

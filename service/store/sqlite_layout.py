@@ -3,6 +3,12 @@
 Each step checks the file's own tables, so it runs once, inside the opening transaction (the
 file is never left half-upgraded: a crash rolls the step back and the next open redoes it), and
 a process that opens the file after another upgraded it finds nothing to do.
+
+What an upgrade asks of the operator: stop every process of the earlier release first (its index
+rebuild reads the columns the upgrade removes), leave room on disk for ~2.5x the file while
+it runs (the copy and its WAL), and let one process open the file first (`factcheck serve` does,
+before starting its workers): at 1M statements the rewrite takes longer than another process
+waits for the write lock (BUSY_TIMEOUT_S).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ CREATE TABLE statements_without_vectors (
 
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The table's column names (none: no such table)."""
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
@@ -65,6 +72,7 @@ def _vectors_out_of_statements(conn: sqlite3.Connection, path: str) -> None:
 
 
 def _write_vectors(conn: sqlite3.Connection, article_id: str | None, parts: list[bytes]) -> None:
+    """One article's statement vectors, in position order, as its one BLOB."""
     if article_id is not None:
         conn.execute(
             "INSERT OR REPLACE INTO article_vectors(article_id, vectors) VALUES (?, ?)",

@@ -62,7 +62,7 @@ def article_from_row(row: Sequence[object]) -> Article:
     (id_, title, source, url, published_at, language, content_hash, count, created, updated) = row[
         :10
     ]
-    found = row[10]
+    stored_credits = row[10]
     return Article(
         id=str(id_),
         title=str(title),
@@ -75,7 +75,7 @@ def article_from_row(row: Sequence[object]) -> Article:
         created_at=str(created),
         updated_at=str(updated),
         text=str(row[11]) if len(row) > 11 else None,
-        credits=_credits(found),
+        credits=_credits(stored_credits),
     )
 
 
@@ -99,8 +99,11 @@ def index_data(
 ) -> IndexData:
     """What an index reads of an article: its statements' texts and their vectors, stored as
     one float32 matrix (article_vectors.vectors, row i for statement i)."""
-    if not texts or not blob:
+    if not texts:
         vectors = np.zeros((0, 0), dtype=np.float32)
+    elif not blob:
+        # Every write puts both in one transaction: this file was changed by something else.
+        raise ValueError(f"{len(texts)} statements without their vectors: the store is damaged")
     else:
         vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1)
     return IndexData(
