@@ -38,7 +38,11 @@ def test_ingest_keeps_what_the_text_credits(client: FlaskClient, store: Store) -
     assert article is not None and article.credits == ("WNP",)
 
 
-def test_provenance_takes_the_kept_credits_without_the_text(store: Store) -> None:
+def test_provenance_takes_the_kept_credits_without_the_text(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty cache: the fallback below must read this backend's text, not an earlier run's.
+    monkeypatch.setattr(provenance, "_credit_cache", {})
     # The stored text credits WNP; the kept field says otherwise, and is what counts.
     doc = make_doc("kept", text=CREDITING)
     doc = dataclasses.replace(doc, article=dataclasses.replace(doc.article, credits=("AFP",)))

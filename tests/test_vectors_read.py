@@ -20,6 +20,7 @@ def vectors(tmp_path: Path) -> tuple[Vectors, np.ndarray]:
     np.save(tmp_path / "base.npy", base)
     mapped = np.load(tmp_path / "base.npy", mmap_mode="r")
     out = Vectors(DIM, mapped)
+    assert out._file is not None  # the mapped base is read with pread, the path under test
     tail = rng.normal(size=(4, DIM)).astype(np.float32)
     out.put(np.arange(BASE_ROWS, BASE_ROWS + 4), tail)
     return out, np.concatenate([base, tail])
