@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "factcheck worker ready"
 
 
+# gunicorn's words when the port it was given is taken (it retries, then exits).
+ADDRESS_IN_USE = "Address already in use"
+BIND_ATTEMPTS = 3
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (the kernel's pick)."""
     with socket.socket() as sock:
@@ -57,6 +62,21 @@ class LiveServer:
         self.all_ready_s: float | None = None  # start -> every worker has logged ready
 
     def start(self, timeout_s: float = 120) -> LiveServer:
+        """Start the server and wait until every worker is ready. A port picked free can be
+        taken by another process before the server binds it (parallel test workers do):
+        then it starts again on a new port, up to BIND_ATTEMPTS times."""
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                return self._start(timeout_s)
+            except RuntimeError:
+                if attempt == BIND_ATTEMPTS or ADDRESS_IN_USE not in self.log():
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                self.lines, self._queue = [], queue.Queue()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout_s: float) -> LiveServer:
         started = time.perf_counter()
         self.proc = subprocess.Popen(
             [
