@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from service.store.base import StoreRefusingWrites, StoreUnavailable
 from service.store.sqlite_failures import failure, read_only
-from service.store.sqlite_layout import columns, upgrade
+from service.store.sqlite_layout import earlier_layout, upgrade
 from service.store.sqlite_schema import SCHEMA
 
 BUSY_TIMEOUT_S = 30
@@ -65,11 +65,10 @@ class SQLiteConnections:
         """A read-only open cannot upgrade the file, and the current code cannot read an
         earlier layout: say what to run instead of failing on a missing table."""
         try:
-            conn = self._conn()
-            statements, articles = columns(conn, "statements"), columns(conn, "articles")
+            earlier = earlier_layout(self._conn())
         except sqlite3.Error as exc:
             raise failure(f"cannot open the SQLite store {self.path}", exc, self.path) from exc
-        if "vector" in statements or (articles and "credits" not in articles):
+        if earlier:
             raise StoreRefusingWrites(
                 f"the SQLite store {self.path} was made by an earlier release; open it once "
                 "for writing (factcheck serve, or factcheck ingest) to bring it up to date"

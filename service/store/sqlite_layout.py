@@ -17,26 +17,22 @@ import logging
 import sqlite3
 import time
 
+from service.store.sqlite_schema import statements_table
+
 log = logging.getLogger(__name__)
 
 CREDITS_COLUMN = "ALTER TABLE articles ADD COLUMN credits TEXT"
-STATEMENTS_WITHOUT_VECTORS = """
-CREATE TABLE statements_without_vectors (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    context_start INTEGER NOT NULL,
-    context_end INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (article_id, position)
-) WITHOUT ROWID
-"""
 
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """The table's column names (none: no such table)."""
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def earlier_layout(conn: sqlite3.Connection) -> bool:
+    """Whether the file needs any step of `upgrade` (an empty file needs none)."""
+    articles = columns(conn, "articles")
+    return "vector" in columns(conn, "statements") or bool(articles and "credits" not in articles)
 
 
 def upgrade(conn: sqlite3.Connection, path: str) -> None:
@@ -61,7 +57,7 @@ def _vectors_out_of_statements(conn: sqlite3.Connection, path: str) -> None:
             current, parts = article_id, []
         parts.append(blob)
     _write_vectors(conn, current, parts)
-    conn.execute(STATEMENTS_WITHOUT_VECTORS)
+    conn.execute(statements_table("statements_without_vectors"))
     conn.execute(
         "INSERT INTO statements_without_vectors SELECT article_id, position, start, end, "
         "context_start, context_end, text FROM statements"

@@ -15,7 +15,24 @@ from service.types import Article, IndexData
 # passages a check reads were spread over a file 8x larger than they need, and page cache a
 # check needs was mostly vectors it never reads (docs/benchmarks.md). Stores made with the
 # vector inline are rewritten on first open (service.store.sqlite_layout).
-SCHEMA = """
+
+
+def statements_table(name: str) -> str:
+    """The statements table's definition, under a name (the layout upgrade builds it aside)."""
+    return f"""CREATE TABLE IF NOT EXISTS {name} (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    context_start INTEGER NOT NULL,
+    context_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (article_id, position)
+) WITHOUT ROWID"""
+
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
@@ -31,16 +48,9 @@ CREATE TABLE IF NOT EXISTS articles (
     credits TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
-CREATE TABLE IF NOT EXISTS statements (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    context_start INTEGER NOT NULL,
-    context_end INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (article_id, position)
-) WITHOUT ROWID;
+"""
+    + statements_table("statements")
+    + """;
 CREATE TABLE IF NOT EXISTS article_vectors (
     article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
     vectors BLOB NOT NULL
@@ -50,6 +60,7 @@ CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', 0);
 """
+)
 
 META_COLUMNS = (
     "id, title, source, url, published_at, language, content_hash, statement_count, "
