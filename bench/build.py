@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus import BenchArticle, articles
-from service.core.ingest import content_hash
-from service.core.outlets import credits
+from service.core.ingest import content_hash, new_article
 from service.store import open_store
 from service.store.bulk import Item, bulk_load
 from service.types import Article, Statement
@@ -53,22 +52,9 @@ def line_statements(text: str) -> list[Statement]:
 
 
 def to_article(bench: BenchArticle, count: int) -> Article:
-    """The Article row ingest would write for these fields (same content hash)."""
-    f = bench.fields
-    return Article(
-        id=str(f["id"]),
-        title=str(f["title"]),
-        source=str(f["source"]),
-        url=None,
-        published_at=str(f["published_at"]),
-        language=None,
-        text=str(f["text"]),
-        content_hash=content_hash(dict(f)),
-        statement_count=count,
-        created_at=CREATED,
-        updated_at=CREATED,
-        credits=tuple(credits(str(f["text"]))),
-    )
+    """The Article row ingest writes for these fields (same content hash, same credits)."""
+    fields = dict(bench.fields)
+    return new_article(fields, str(fields["id"]), content_hash(fields), count, None, CREATED)
 
 
 @dataclass
