@@ -18,6 +18,7 @@ applies the weights with numpy.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 import sys
@@ -152,6 +153,9 @@ def build(shared: Path, name: str, embedder: Any, cache: Path) -> list[Raw]:
             ],
             dtype=bool,
         )
+        # The fit reads features only: without the candidates' vectors (100 x 384 floats a
+        # claim) the cache is a few MB, not ~120.
+        table = dataclasses.replace(table, vectors=None)
         out.append(
             Raw(name, is_answerable(claim), is_unrelated(claim), len(claim["gold"]), table, y)
         )

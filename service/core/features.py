@@ -55,7 +55,9 @@ class Candidates:
     name_coverage: np.ndarray
     article: np.ndarray  # which of the pool's articles each is from (0..articles-1)
     known: float = 1.0
-    vectors: np.ndarray | None = None  # each candidate's unit vector, as read for its cosines
+    # Each candidate's unit vector, as read for its cosines (None where only the features
+    # are kept: the fit script's cache).
+    vectors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)

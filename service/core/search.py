@@ -128,12 +128,9 @@ def check_claim(
     return result
 
 
-def _vectors_of(
-    table: Candidates, ranked: list[tuple[Key, Scores]], index: SyncedIndex
-) -> np.ndarray:
+def _vectors_of(table: Candidates, ranked: list[tuple[Key, Scores]]) -> np.ndarray:
     """The ranked candidates' vectors: those the candidate table read, in ranked order."""
-    if table.vectors is None:
-        return index.vectors_of([key for key, _ in ranked])
+    assert table.vectors is not None  # candidate_table always reads them
     at = {key: i for i, key in enumerate(table.keys)}
     return table.vectors[np.array([at[key] for key, _ in ranked], dtype=np.int64)]
 
@@ -152,7 +149,7 @@ def _check_one(
     table = index.candidate_table(query, claim, pool, allowed)
     searched = time.perf_counter()
     ranked = score(table, options.model)
-    vectors = _vectors_of(table, ranked, index)
+    vectors = _vectors_of(table, ranked)
     chosen = select(ranked, vectors, options)
     needed = sorted({i for i, _, _ in chosen} | {j for _, _, g in chosen for j, _ in g})
     ranked_at = time.perf_counter()
