@@ -15,6 +15,7 @@ from schemas.check import (
     CheckResponseSchema,
 )
 from service.api.common import json_body, load, query_args, services
+from service.api.dumping import compiled
 from service.api.errors import VALIDATION, ApiError
 from service.config import Config
 from service.core.search import CheckResult, check_claims, options_from
@@ -24,9 +25,11 @@ bp = Blueprint("check", __name__, url_prefix="/v1/check")
 
 # Built once: a schema instance per request rebuilt every nested schema (2 ms of a check).
 # Dumping and loading keep no state on the instance, so workers' threads may share them.
+# The answers' dumps are compiled from their schemas (service.api.dumping): Schema.dump
+# took 1.15 ms of a check.
 _CHECK_REQUEST, _CHECK_QUERY = CheckRequestSchema(), CheckQuerySchema()
 _BATCH_REQUEST = BatchRequestSchema()
-_CHECK_RESPONSE, _BATCH_RESPONSE = CheckResponseSchema(), BatchResponseSchema()
+_CHECK_RESPONSE, _BATCH_RESPONSE = compiled(CheckResponseSchema()), compiled(BatchResponseSchema())
 
 
 @bp.post("")
@@ -51,12 +54,12 @@ def check_batch() -> Response:
     params = load(_BATCH_REQUEST, body, "body")
     results = _run(params["claims"], params)
     took = round((time.perf_counter() - started) * 1000, 3)
-    return jsonify(_BATCH_RESPONSE.dump({"results": results, "took_ms": took}))
+    return jsonify(_BATCH_RESPONSE({"results": results, "took_ms": took}))
 
 
 def _check(params: dict[str, Any]) -> Response:
     [result] = _run([params["claim"]], params)
-    return jsonify(_CHECK_RESPONSE.dump(result))
+    return jsonify(_CHECK_RESPONSE(result))
 
 
 def _run(claims: list[str], params: dict[str, Any]) -> list[CheckResult]:
