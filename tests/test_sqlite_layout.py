@@ -43,19 +43,23 @@ EARLIER_ARTICLES = {
 }
 
 
-def earlier_store(path: Path) -> dict[str, np.ndarray]:
+def earlier_store(
+    path: Path, articles: dict[str, str] = EARLIER_ARTICLES, dim: int = 8
+) -> dict[str, np.ndarray]:
+    """A file in the earlier layout holding `articles`; returns their statements' vectors."""
     rng = np.random.default_rng(1)
     vectors = {}
     with sqlite3.connect(path) as conn:
         conn.executescript(EARLIER_SCHEMA)
-        for seq, (article_id, text) in enumerate(EARLIER_ARTICLES.items(), start=1):
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (len(articles),))
+        for seq, (article_id, text) in enumerate(articles.items(), start=1):
             lines = text.split("\n") if text else []
             conn.execute(
                 "INSERT INTO articles VALUES (?, ?, 'Desk', NULL, NULL, 'en', ?, ?, ?, ?, ?)",
                 (article_id, article_id.title(), text, f"h-{article_id}", len(lines), WHEN, WHEN),
             )
             conn.execute("INSERT INTO changes VALUES (?, ?)", (article_id, seq))
-            own = rng.normal(size=(len(lines), 8)).astype(np.float32)
+            own = rng.normal(size=(len(lines), dim)).astype(np.float32)
             vectors[article_id] = own
             start = 0
             for position, line in enumerate(lines):
