@@ -32,9 +32,14 @@ def chunked(body: bytes, size: int = 8192) -> bytes:
 
 
 def request(
-    method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    host: str = "test",
 ) -> bytes:
-    head = f"{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+    """host: a keyless server answers loopback names only (service/api/hosts.py)."""
+    head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     return head.encode("latin-1") + b"\r\n" + body
 
