@@ -143,12 +143,14 @@ class IndexStatsSchema(ma.Schema):
 class CheckResponseSchema(ma.Schema):
     claim = ma.fields.String(required=True)
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), required=True)
-    # Why evidence is empty (null when it is not): no_statement_above_threshold (no passage
-    # reaches min_probability), no_statement_matches_filters or index_empty.
+    # Why evidence is empty (null when it is not): no_statement_above_threshold (the claim's
+    # evidence probability is under min_probability), no_statement_matches_filters or
+    # index_empty.
     reason = ma.fields.String(allow_none=True, required=True)
     summary = ma.fields.String(required=True)
     best_score = ma.fields.Float(allow_none=True, required=True)
     best_probability = ma.fields.Float(allow_none=True, required=True)
+    evidence_probability = ma.fields.Float(allow_none=True, required=True)
     min_score = ma.fields.Float(required=True)
     min_probability = ma.fields.Float(required=True)
     index = ma.fields.Nested(IndexStatsSchema, required=True)

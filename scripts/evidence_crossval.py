@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from service.core.evidence import claim_probability
 from service.core.features import DECISION_FEATURES, FEATURES, decision_inputs, features
 from service.evaluation.run import DEV_SETS
 
@@ -104,8 +105,10 @@ def fit(
     return model
 
 
-def best_probability(claim: Claim, model: Model) -> float:
-    return float(model.score(claim)[1].max()) if len(claim.y) else 0.0
+def evidence_probability(claim: Claim, model: Model) -> float:
+    """The claim's evidence probability as the check computes it (claim_probability), except
+    that near-copies are not merged: the cache keeps no vectors."""
+    return claim_probability(model.score(claim)[1]) if len(claim.y) else 0.0
 
 
 def choose_threshold(claims: list[Claim], model: Model, keep: float | None = None) -> float:
@@ -116,7 +119,7 @@ def choose_threshold(claims: list[Claim], model: Model, keep: float | None = Non
     best: dict[str, list[float]] = {}
     for k in claims:
         if k.answerable:
-            best.setdefault(k.dataset, []).append(best_probability(k, model))
+            best.setdefault(k.dataset, []).append(evidence_probability(k, model))
     return min(float(np.quantile(v, 1 - keep, method="lower")) for v in best.values())
 
 
@@ -130,7 +133,7 @@ def measure(claims: list[Claim], model: Model) -> dict:
             {"n": 0, "hit@1": 0.0, "ndcg@10": 0.0, "fused hit@1": 0.0, "fused ndcg@10": 0.0,
              "kept": 0, "answerable": 0, "rejected": 0, "unrelated": 0},
         )  # fmt: skip
-        decided = best_probability(k, model) >= model.threshold
+        decided = evidence_probability(k, model) >= model.threshold
         if k.unrelated:
             row["unrelated"] += 1
             row["rejected"] += not decided

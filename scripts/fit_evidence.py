@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import pickle
 import sys
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from evidence_crossval import (
 )
 
 from service.config import Config
-from service.core.evidence import model_path
+from service.core.evidence import CLAIM_PASSAGES, model_path
 from service.core.features import (
     DECISION_FEATURES,
     FEATURES,
@@ -216,7 +217,9 @@ def main() -> int:
             "features": list(DECISION_FEATURES),
             "weights": [round(float(v), 6) for v in model.decision_weights],
             "bias": round(model.decision_bias, 6),
-            "threshold": round(model.threshold, 4),
+            # Rounded down: rounded up, the claim at the bar would fall under it.
+            "threshold": math.floor(model.threshold * 1e4) / 1e4,
+            "claim_passages": CLAIM_PASSAGES,
         },
         "fitted_on": {name: sum(c.dataset == name for c in claims) for name in SETS},
         "backend": backend,

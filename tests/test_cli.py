@@ -332,6 +332,7 @@ def test_check_json_is_the_api_answer(
         "summary",
         "best_score",
         "best_probability",
+        "evidence_probability",
         "min_score",
         "min_probability",
         "index",

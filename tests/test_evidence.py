@@ -13,10 +13,19 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.config import Config
 from service.core import embed
-from service.core.evidence import MODEL_PATH, MODEL_PATHS, load_model, model_for
+from service.core.evidence import (
+    CLAIM_PASSAGES,
+    MODEL_PATH,
+    MODEL_PATHS,
+    claim_probability,
+    load_model,
+    model_for,
+)
 from service.core.features import DECISION_FEATURES, FEATURES, name_terms
 from service.core.index import StatementIndex
 from service.core.options import options_from
+from service.core.scoring import Scores
+from service.core.selection import NEAR_COPY_MIN, evidence_probability
 from service.core.tokens import tokenize
 from service.types import IndexData
 
@@ -255,7 +264,8 @@ def test_an_unanswerable_claim_gets_no_evidence_unless_asked(
     if empty:
         assert body["evidence"] == []
         assert body["reason"] == "no_statement_above_threshold"
-        assert body["best_probability"] < body["min_probability"]
+        assert body["evidence_probability"] < body["min_probability"]
+        assert body["best_probability"] <= body["evidence_probability"]
         assert body["summary"].startswith("No passage in the index is likely evidence")
     else:
         assert body["min_probability"] == 0
@@ -264,6 +274,58 @@ def test_an_unanswerable_claim_gets_no_evidence_unless_asked(
             assert body["summary"].startswith("No passage is more likely evidence than not")
     if extra.get("min_score") == -1 and not empty:
         assert len(body["evidence"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        ([], 0.0),
+        ([0.5], 0.5),
+        ([0.5, 0.5], 0.75),
+        ([0.2, 0.9, 0.0], 1 - 0.8 * 0.1),  # any order
+        ([0.1] * 12, 1 - 0.9**CLAIM_PASSAGES),  # only the CLAIM_PASSAGES most likely count
+        ([0.01] * 11 + [0.6], 1 - 0.4 * 0.99 ** (CLAIM_PASSAGES - 1)),
+        ([1.0, 0.3], 1.0),
+    ],
+)
+def test_a_claims_evidence_probability_is_that_one_of_its_passages_is_evidence(
+    probabilities: list[float], expected: float
+) -> None:
+    assert claim_probability(probabilities) == pytest.approx(expected)
+
+
+def test_near_copies_count_once_in_a_claims_evidence_probability() -> None:
+    """Wire copies of one sentence are one piece of evidence, not several independent ones."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(4, 16))
+    vectors[1] = vectors[0] + 0.01 * rng.normal(size=16)  # a near-copy of the first
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ranked = [
+        (("a", i), Scores(dense=0.5, lexical=1.0, fused=0.5, probability=p))
+        for i, p in enumerate([0.3, 0.3, 0.2, 0.1])
+    ]
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] >= NEAR_COPY_MIN > max(similarity[0, 2], similarity[0, 3])
+    assert evidence_probability(ranked, similarity) == pytest.approx(1 - 0.7 * 0.8 * 0.9)
+    apart = np.eye(4)  # the same passages, no two alike: each counts
+    assert evidence_probability(ranked, apart) == pytest.approx(1 - 0.7 * 0.7 * 0.8 * 0.9)
+
+
+def test_the_decision_reads_the_claims_passages_together(loaded: FlaskClient) -> None:
+    """A bar between the best passage's probability and the claim's evidence probability
+    gives evidence: the decision is on the claim, not on its best passage alone."""
+    claim = "A village bakery in Normandy won a prize with flour from a nearby mill"
+    free = loaded.post("/v1/check", json={"claim": claim, "min_probability": 0}).get_json()
+    best, likely = free["best_probability"], free["evidence_probability"]
+    assert best < likely  # two passages of the bakery article speak to the claim
+    for bar, empty in [((best + likely) / 2, False), (min(1.0, likely + 1e-3), True)]:
+        body = loaded.post("/v1/check", json={"claim": claim, "min_probability": bar})
+        answer = body.get_json()
+        assert (answer["evidence"] == []) is empty, (bar, answer)
+        assert answer["evidence_probability"] == likely
+        for item in answer["evidence"]:  # listed: at the bar, or related (min_score 0.3)
+            scores = item["scores"]
+            assert item["probability"] >= bar or max(scores["dense"], scores["fused"]) >= 0.3
 
 
 @pytest.mark.slow  # ONNX cannot export there: the torch model loads instead
@@ -287,3 +349,14 @@ def test_an_int8_setting_that_fell_back_to_torch_is_decided_by_the_float_weights
         services.store.close()
     assert body["min_probability"] == load_model(MODEL_PATH).threshold
     assert load_model(MODEL_PATH).threshold != model_for("onnx-int8").threshold
+
+
+def test_a_model_fitted_for_the_best_passage_decision_is_refused(tmp_path: Path) -> None:
+    """Its threshold was set on one passage's probability: applied to the claim's evidence
+    probability it would let through what it was fitted to reject."""
+    saved = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    del saved["decision"]["claim_passages"]
+    older = tmp_path / "evidence_model.json"
+    older.write_text(json.dumps(saved), encoding="utf-8")
+    with pytest.raises(ValueError, match="another decision"):
+        load_model(older)

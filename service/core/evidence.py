@@ -5,14 +5,16 @@ scripts/fit_evidence.py (cross-validated figures in docs/quality.md): a ranking 
 passage is a gold passage" over every feature (the fitted fusion of the signals), and the
 decision model of "the index holds evidence for this claim", read from one passage at a time
 (DECISION_FEATURES). A passage's probability of being evidence is the product of the two
-(the claim has evidence, and this passage is it); a claim has evidence when some passage's
-probability reaches the fitted threshold. The weights ship beside this file, one file per
+(the claim has evidence, and this passage is it); a claim has evidence when the chance that
+one of its most likely passages is evidence (``claim_probability``) reaches the fitted
+threshold. The weights ship beside this file, one file per
 embedding backend whose vectors they were fitted on (`model_for`), and are applied with numpy.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +46,20 @@ def model_for(backend: str) -> EvidenceModel:
     return load_model(model_path(backend))
 
 
+# The decision reads a claim's CLAIM_PASSAGES most likely passages, not only its best one:
+# fitted on the best one alone, Climate-FEVER's answerable claims (several gold sentences,
+# none sure) sat at the bar with WiCE's unanswerable ones (docs/quality.md, "Round 4").
+CLAIM_PASSAGES = 10
+
+
+def claim_probability(probabilities: Sequence[float] | np.ndarray) -> float:
+    """P(some passage is evidence for the claim) from its passages' probabilities, the
+    CLAIM_PASSAGES most likely taken as independent (noisy-OR): what the decision compares
+    with its threshold (min_probability)."""
+    p = np.sort(np.asarray(probabilities, dtype=np.float64))[::-1][:CLAIM_PASSAGES]
+    return float(1.0 - np.prod(1.0 - p))
+
+
 @dataclass(frozen=True)
 class EvidenceModel:
     rank_weights: np.ndarray
@@ -70,6 +86,8 @@ def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
     rank, decision = data["ranking"], data["decision"]
     if tuple(rank["features"]) != FEATURES or tuple(decision["features"]) != DECISION_FEATURES:
         raise ValueError(f"{path} was fitted on other features: rerun scripts/fit_evidence.py")
+    if decision.get("claim_passages") != CLAIM_PASSAGES:  # its threshold is for another rule
+        raise ValueError(f"{path} was fitted for another decision: rerun scripts/fit_evidence.py")
     return EvidenceModel(
         rank_weights=np.array(rank["weights"], dtype=np.float64),
         rank_bias=float(rank["bias"]),

@@ -15,7 +15,7 @@ from service.core.index import IndexStats, Key, local_day, timestamp
 from service.core.options import DEFAULT_MIN_SCORE, Options, options_from
 from service.core.provenance import Corroboration, matched_terms, provenance
 from service.core.scoring import CANDIDATES, Scores, rank, rounded, score
-from service.core.selection import select
+from service.core.selection import evidence_probability, select
 from service.core.synced import SyncedIndex
 from service.core.wording import EMPTY_INDEX, FILTERED_OUT, summary
 from service.store.base import Store
@@ -77,6 +77,7 @@ class CheckResult:
     min_probability: float = 0.0
     best_score: float | None = None
     best_probability: float | None = None
+    evidence_probability: float | None = None  # the decision's input (selection)
     reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -150,7 +151,9 @@ def _check_one(
     searched = time.perf_counter()
     ranked = score(table, options.model)
     vectors = _vectors_of(table, ranked)
-    chosen = select(ranked, vectors, options)
+    similarity = vectors @ vectors.T
+    likely = evidence_probability(ranked, similarity) if ranked else None
+    chosen = select(ranked, similarity, options, likely or 0.0)
     needed = sorted({i for i, _, _ in chosen} | {j for _, _, g in chosen for j, _ in g})
     ranked_at = time.perf_counter()
     resolved = dict(zip(needed, store.resolve([ranked[i][0] for i in needed]), strict=True))
@@ -189,6 +192,7 @@ def _check_one(
         min_probability=round(options.decision, 6),
         best_score=round(best, 6) if best is not None else None,
         best_probability=(round(max(s.probability for _, s in ranked), 6) if ranked else None),
+        evidence_probability=round(likely, 6) if likely is not None else None,
         reason=reason,
         timings_ms={
             "search": (searched - began) * 1000,  # dense and lexical candidates, features

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.core.evidence import CLAIM_PASSAGES, claim_probability
 from service.core.index import Key
 from service.core.options import Options
 from service.core.scoring import Scores
@@ -18,22 +19,37 @@ NEAR_COPY_MIN = 0.97
 LIKELY = 0.5
 
 
+def evidence_probability(ranked: list[tuple[Key, Scores]], similarity: np.ndarray) -> float:
+    """The claim's evidence probability (service.core.evidence.claim_probability) over its
+    ranked passages, a near-copy of a more likely one left out: wire copies of one sentence
+    are one piece of evidence, not independent ones."""
+    order = sorted(range(len(ranked)), key=lambda i: -ranked[i][1].probability)
+    counted: list[int] = []
+    for i in order:
+        if len(counted) == CLAIM_PASSAGES:
+            break
+        if not counted or similarity[i, counted].max() < NEAR_COPY_MIN:
+            counted.append(i)
+    return claim_probability([ranked[i][1].probability for i in counted])
+
+
 def select(
-    ranked: list[tuple[Key, Scores]], vectors: np.ndarray, options: Options
+    ranked: list[tuple[Key, Scores]], similarity: np.ndarray, options: Options, likely: float
 ) -> list[tuple[int, bool, list[tuple[int, float]]]]:
     """Pick up to top_k passages, best first, each with whether it is likely evidence and
     the indices of the other articles' candidates that corroborate it; near-copies take no
-    slot.
+    slot. ``similarity`` holds the passages' cosines with each other, ``likely`` the claim's
+    evidence probability (``evidence_probability``).
 
-    The decision: a claim gets evidence only if some passage's probability reaches
-    min_probability. Then the list holds the passages that reach it, and those whose cosine
-    reaches min_score or, when their words carry them (fused score >= min_score), half of it:
-    a passage found by its words can be listed, a word match unlike the claim not.
+    The decision: a claim gets evidence only if its evidence probability reaches
+    min_probability. Then the list holds the passages whose own probability reaches it, and
+    those whose cosine reaches min_score or, when their words carry them (fused score >=
+    min_score), half of it: a passage found by its words can be listed, a word match unlike
+    the claim not.
     """
     decision = options.decision
-    if max((s.probability for _, s in ranked), default=-1.0) < decision:
+    if not ranked or likely < decision:
         return []
-    similarity = vectors @ vectors.T
     chosen: list[tuple[int, bool, list[tuple[int, float]]]] = []
     covered: set[int] = set()
     for i, (key, scores) in enumerate(ranked):
