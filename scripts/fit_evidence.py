@@ -32,6 +32,7 @@ import numpy as np
 # Run as a script, scripts/ is on sys.path.
 from evidence_crossval import (
     KEEP,
+    SET_WEIGHT_POWER,
     Claim,
     fit,
     held_out,
@@ -225,6 +226,7 @@ def main() -> int:
         "backend": backend,
         "c": args.c,
         "keep": KEEP,
+        "set_weight_power": SET_WEIGHT_POWER,
     }
     print(json.dumps(saved, indent=2))
     if args.write:
