@@ -86,7 +86,8 @@ def fit(
     per_set = {name: sum(k.dataset == name for k in ranked) for name in SETS}
     x = np.vstack([matrix(k, rank_names) for k in ranked])
     y = np.concatenate([k.y for k in ranked])
-    w = np.concatenate([np.full(len(k.y), per_set[k.dataset] ** -SET_WEIGHT_POWER / len(k.y)) for k in ranked])
+    share = {name: count**-SET_WEIGHT_POWER for name, count in per_set.items() if count}
+    w = np.concatenate([np.full(len(k.y), share[k.dataset] / len(k.y)) for k in ranked])
     rank_weights, rank_bias = _logistic(x, y, w, c)
     model = Model(
         rank_weights, rank_bias, np.zeros(len(decision_names)), 0.0, 0.0, rank_names,
