@@ -376,3 +376,19 @@ def test_a_claim_the_decision_accepts_is_never_answered_empty(loaded: FlaskClien
     assert answer["reason"] is None
     assert [e["probability"] for e in answer["evidence"]] == [best]
     assert answer["summary"].startswith("1 passage is likely evidence")
+
+
+def test_with_the_decision_off_passages_are_listed_on_min_score_alone(
+    loaded: FlaskClient,
+) -> None:
+    """min_probability=0 lists what reaches min_score (openapi, README), not every candidate:
+    each passage's probability is above 0, which listed all of them up to top_k."""
+    claim = "A village bakery in Normandy won a prize with flour from a nearby mill"
+    body = {"claim": claim, "top_k": 5, "min_probability": 0}
+    answer = loaded.post("/v1/check", json=body).get_json()
+    assert answer["evidence"]
+    for item in answer["evidence"]:
+        scores = item["scores"]
+        assert scores["dense"] >= 0.3 or (scores["fused"] >= 0.3 and scores["dense"] >= 0.15)
+    loose = loaded.post("/v1/check", json={**body, "min_score": -1}).get_json()
+    assert len(loose["evidence"]) == 5 > len(answer["evidence"])
