@@ -544,3 +544,20 @@ def test_an_empty_check_prints_the_claims_evidence_probability_against_the_bar()
     empty = SimpleNamespace(**{**vars(result), "reason": "index_empty", "best_score": None,
                                "best_probability": None, "evidence_probability": None})  # fmt: skip
     assert table(empty).splitlines()[4] == "(index_empty; nothing to compare)"
+
+
+def test_the_min_probability_help_describes_the_claims_decision() -> None:
+    """The decision is on the claim's evidence probability, not on one passage's."""
+    from service.cli import _parser
+
+    [check] = [
+        parser
+        for action in _parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, parser in action.choices.items()
+        if name == "check"
+    ]
+    [option] = [a for a in check._actions if "--min-probability" in a.option_strings]
+    assert option.help is not None
+    assert "evidence probability of the claim" in option.help
+    assert "some passage" not in option.help
