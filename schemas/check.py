@@ -144,8 +144,8 @@ class CheckResponseSchema(ma.Schema):
     claim = ma.fields.String(required=True)
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), required=True)
     # Why evidence is empty (null when it is not): no_statement_above_threshold (the claim's
-    # evidence probability is under min_probability), no_statement_matches_filters or
-    # index_empty.
+    # evidence probability is under min_probability; at 0, no passage reaches min_score),
+    # no_statement_matches_filters or index_empty.
     reason = ma.fields.String(allow_none=True, required=True)
     summary = ma.fields.String(required=True)
     best_score = ma.fields.Float(allow_none=True, required=True)

@@ -80,8 +80,10 @@ def fit(
 ) -> Model:
     """The ranking model on every candidate of the answerable claims (gold or not), then the
     decision model on each claim's top-ranked passage (answerable or not), then the
-    threshold. A dev set weighs its claims' count to SET_WEIGHT_POWER in the ranking, the
-    same in the decision; within one, every claim (ranking) or each class (decision) does."""
+    threshold. In the ranking a claim weighs its set's claims' count to -SET_WEIGHT_POWER
+    (so a set its count to 1 - SET_WEIGHT_POWER: at 1 every set weighs the same), in the
+    decision every set the same; within one, every claim (ranking) or each class (decision)
+    does."""
     ranked = [k for k in claims if k.answerable and len(k.y)]
     per_set = {name: sum(k.dataset == name for k in ranked) for name in SETS}
     x = np.vstack([matrix(k, rank_names) for k in ranked])

@@ -31,8 +31,8 @@ class Config:
     # Least cosine similarity for a passage listed as related, below the evidence decision
     # (docs/quality.md).
     min_score: float = 0.3
-    # The evidence decision: least probability (service.core.evidence) of some passage for a
-    # claim to have evidence; negative: the threshold fitted with the model.
+    # The evidence decision: least evidence probability of a claim (service.core.evidence,
+    # claim_probability) for it to have evidence; negative: the threshold fitted with the model.
     min_probability: float = -1.0
     max_top_k: int = 50
     max_claim_chars: int = 2000

@@ -516,3 +516,48 @@ def test_an_unknown_file_type_is_reported_and_fails(tmp_path: Path) -> None:
     assert result.returncode == EXIT_FAILURE
     assert f"rejected {notes}" in result.stderr and "unsupported file type" in result.stderr
     assert "1 rejected" in result.stdout
+
+
+def test_an_empty_check_prints_the_claims_evidence_probability_against_the_bar() -> None:
+    """The decision compares the claim's evidence probability with min_probability: the
+    table shows both, not the bar alone (which read as a bar on one passage)."""
+    from types import SimpleNamespace
+
+    from service.cli.report import table
+
+    index = SimpleNamespace(statements=3, articles=1)
+    result = SimpleNamespace(
+        claim="c", summary="No passage in the index is likely evidence for or against this "
+        "claim.", evidence=[], reason="no_statement_above_threshold", best_score=0.2,
+        best_probability=0.05, evidence_probability=0.0812, min_probability=0.1293,
+        index=index, took_ms=1.0,
+    )  # fmt: skip
+    line = table(result).splitlines()[4]
+    assert line == (
+        "(no_statement_above_threshold; best similarity 0.200, the claim's evidence "
+        "probability 8.1% under the 12.9% needed)"
+    )
+    off = SimpleNamespace(**{**vars(result), "min_probability": 0.0, "min_score": 0.3})
+    assert table(off).splitlines()[4] == (
+        "(no_statement_above_threshold; best similarity 0.200, none reaches min_score 0.3)"
+    )
+    empty = SimpleNamespace(**{**vars(result), "reason": "index_empty", "best_score": None,
+                               "best_probability": None, "evidence_probability": None})  # fmt: skip
+    assert table(empty).splitlines()[4] == "(index_empty; nothing to compare)"
+
+
+def test_the_min_probability_help_describes_the_claims_decision() -> None:
+    """The decision is on the claim's evidence probability, not on one passage's."""
+    from service.cli import _parser
+
+    [check] = [
+        parser
+        for action in _parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, parser in action.choices.items()
+        if name == "check"
+    ]
+    [option] = [a for a in check._actions if "--min-probability" in a.option_strings]
+    assert option.help is not None
+    assert "evidence probability of the claim" in option.help
+    assert "some passage" not in option.help

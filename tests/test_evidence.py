@@ -360,3 +360,35 @@ def test_a_model_fitted_for_the_best_passage_decision_is_refused(tmp_path: Path)
     older.write_text(json.dumps(saved), encoding="utf-8")
     with pytest.raises(ValueError, match="another decision"):
         load_model(older)
+
+
+def test_a_claim_the_decision_accepts_is_never_answered_empty(loaded: FlaskClient) -> None:
+    """The bar between the best passage's probability and the claim's evidence probability,
+    and a related bar no passage reaches: the claim has evidence, so its most likely passage
+    is listed. Empty, its reason would say the evidence probability is under the bar."""
+    claim = "A village bakery in Normandy won a prize with flour from a nearby mill"
+    free = loaded.post("/v1/check", json={"claim": claim, "min_probability": 0}).get_json()
+    best, likely = free["best_probability"], free["evidence_probability"]
+    bar = (best + likely) / 2
+    body = {"claim": claim, "min_probability": bar, "min_score": 1}
+    answer = loaded.post("/v1/check", json=body).get_json()
+    assert answer["evidence_probability"] >= answer["min_probability"]
+    assert answer["reason"] is None
+    assert [e["probability"] for e in answer["evidence"]] == [best]
+    assert answer["summary"].startswith("1 passage is likely evidence")
+
+
+def test_with_the_decision_off_passages_are_listed_on_min_score_alone(
+    loaded: FlaskClient,
+) -> None:
+    """min_probability=0 lists what reaches min_score (openapi, README), not every candidate:
+    each passage's probability is above 0, which listed all of them up to top_k."""
+    claim = "A village bakery in Normandy won a prize with flour from a nearby mill"
+    body = {"claim": claim, "top_k": 5, "min_probability": 0}
+    answer = loaded.post("/v1/check", json=body).get_json()
+    assert answer["evidence"]
+    for item in answer["evidence"]:
+        scores = item["scores"]
+        assert scores["dense"] >= 0.3 or (scores["fused"] >= 0.3 and scores["dense"] >= 0.15)
+    loose = loaded.post("/v1/check", json={**body, "min_score": -1}).get_json()
+    assert len(loose["evidence"]) == 5 > len(answer["evidence"])

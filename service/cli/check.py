@@ -31,8 +31,9 @@ def register(command: Command) -> None:
         "--min-probability",
         type=float,
         default=None,
-        help="the evidence decision: least probability of some passage for the claim to "
-        "have evidence (default: the fitted threshold; 0 lists passages on --min-score alone)",
+        help="the evidence decision: least evidence probability of the claim (that one of its "
+        "ten most likely passages is evidence) for it to have evidence (default: the fitted "
+        "threshold; 0 lists passages on --min-score alone)",
     )
     check.add_argument("--json", action="store_true", help="print the API's JSON answer")
     check.add_argument(

@@ -31,11 +31,21 @@ def table(result: Any, colour: bool = False) -> str:
     statement` (or `[related 12%]`) and where it stands."""
     lines = [f"claim: {result.claim}", "", result.summary, ""]
     if not result.evidence:
-        best = "none" if result.best_score is None else f"{result.best_score:.3f}"
-        lines.append(
-            f"({result.reason}; best similarity {best}, evidence needs "
-            f"{result.min_probability:.0%} likely)"
-        )
+        # The decision compares the claim's evidence probability with min_probability.
+        likely = result.evidence_probability
+        if result.best_score is None or likely is None:
+            lines.append(f"({result.reason}; nothing to compare)")
+        elif likely >= result.min_probability:  # min_probability 0: the decision is off
+            lines.append(
+                f"({result.reason}; best similarity {result.best_score:.3f}, none reaches "
+                f"min_score {result.min_score})"
+            )
+        else:
+            lines.append(
+                f"({result.reason}; best similarity {result.best_score:.3f}, the claim's "
+                f"evidence probability {likely:.1%} under the {result.min_probability:.1%} "
+                "needed)"
+            )
     for rank, item in enumerate(result.evidence, start=1):
         lines += _passage(rank, item, colour)
     lines.append("")

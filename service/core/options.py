@@ -22,8 +22,8 @@ class Options:
 
     top_k: int = 5
     min_score: float = DEFAULT_MIN_SCORE
-    # None: the fitted threshold. A claim has evidence only when some passage's probability
-    # of being evidence reaches it; 0 lists passages on min_score alone.
+    # None: the fitted threshold. A claim has evidence only when its evidence probability
+    # (selection.evidence_probability) reaches it; 0 lists passages on min_score alone.
     min_probability: float | None = None
     filters: Filters = field(default_factory=Filters)
     claim_date: float | None = None  # POSIX seconds; evidence published later is flagged

@@ -37,7 +37,7 @@ __all__ = [
     "rank",
 ]
 
-NO_EVIDENCE = "no_statement_above_threshold"  # no passage reaches the evidence decision
+NO_EVIDENCE = "no_statement_above_threshold"  # the claim under the decision (selection)
 
 
 @dataclass(frozen=True)

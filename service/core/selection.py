@@ -42,14 +42,19 @@ def select(
     evidence probability (``evidence_probability``).
 
     The decision: a claim gets evidence only if its evidence probability reaches
-    min_probability. Then the list holds the passages whose own probability reaches it, and
-    those whose cosine reaches min_score or, when their words carry them (fused score >=
-    min_score), half of it: a passage found by its words can be listed, a word match unlike
-    the claim not.
+    min_probability. Then the list holds its most likely passage, the passages whose own
+    probability reaches min_probability, and those whose cosine reaches min_score or, when
+    their words carry them (fused score >= min_score), half of it: a passage found by its
+    words can be listed, a word match unlike the claim not. min_probability 0 turns the
+    decision off: the passages that reach min_score are listed, and only they.
     """
     decision = options.decision
     if not ranked or likely < decision:
         return []
+    # Several passages, none at the bar alone, can carry the claim over it: the claim has
+    # evidence, so its most likely passage is listed (an empty answer would say otherwise).
+    # At 0 the decision is off: every probability reaches it, min_score alone lists.
+    top = max(range(len(ranked)), key=lambda i: ranked[i][1].probability) if decision > 0 else -1
     chosen: list[tuple[int, bool, list[tuple[int, float]]]] = []
     covered: set[int] = set()
     for i, (key, scores) in enumerate(ranked):
@@ -57,7 +62,8 @@ def select(
             break
         if i in covered:
             continue
-        if scores.probability < decision and not qualifies(scores, options.min_score):
+        at_bar = i == top or (decision > 0 and scores.probability >= decision)
+        if not at_bar and not qualifies(scores, options.min_score):
             continue
         group = [
             (j, float(similarity[i, j]))
